@@ -1,0 +1,24 @@
+"""backprop_xp: backpropagation for multilayer perceptrons, written once against
+the Python Array API standard and run on NumPy, PyTorch, CuPy, JAX and
+array-api-strict, chosen at run time.
+
+Importing this package imports no array library beyond NumPy.
+"""
+
+from .architecture import Architecture
+from .backends import BACKEND_NAMES, Backend, BackendUnavailableError, get_backend
+from .datasets import five_points
+from .network import NeuralNetwork, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Architecture",
+    "Backend",
+    "BackendUnavailableError",
+    "NeuralNetwork",
+    "five_points",
+    "get_backend",
+    "train",
+]

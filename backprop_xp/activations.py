@@ -1,0 +1,90 @@
+"""Activation functions and their derivatives, in two tables keyed by name.
+
+Every function takes the namespace ``xp`` explicitly (no lookup in the hot
+loop) and names no array library. A derivative is written from the
+activation's *output* ``A`` rather than its input ``Z``: the forward pass has
+already computed ``A``, so the backward pass never evaluates the function again
+(``tanh' = 1 - A*A``, ``sigmoid' = A*(1 - A)``).
+
+``DERIVATIVES[name](A, dA, xp)`` returns ``dZ = dA * act'(Z)``: the
+vector-Jacobian product. For the elementwise activations that is the lab's
+``(*) act'(Z)``; for softmax, whose Jacobian is not diagonal, the same call
+does the full product, so the engine needs no special case.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ._types import Array, Namespace
+
+
+def identity(Z: Array, xp: Namespace) -> Array:
+    return Z
+
+
+def identity_backward(A: Array, dA: Array, xp: Namespace) -> Array:
+    return dA
+
+
+def tanh(Z: Array, xp: Namespace) -> Array:
+    return xp.tanh(Z)
+
+
+def tanh_backward(A: Array, dA: Array, xp: Namespace) -> Array:
+    return dA * (1 - A * A)
+
+
+def sigmoid(Z: Array, xp: Namespace) -> Array:
+    # exp(-|Z|) never overflows; the two branches are the same function
+    # written for Z >= 0 and Z < 0, each without cancellation.
+    E = xp.exp(-xp.abs(Z))
+    R = 1 / (1 + E)
+    return xp.where(Z >= 0, R, E * R)
+
+
+def sigmoid_backward(A: Array, dA: Array, xp: Namespace) -> Array:
+    return dA * (A * (1 - A))
+
+
+def relu(Z: Array, xp: Namespace) -> Array:
+    return xp.clip(Z, min=0)
+
+
+def relu_backward(A: Array, dA: Array, xp: Namespace) -> Array:
+    # relu'(Z) is 1 where Z > 0, i.e. exactly where A > 0 (0 at the kink).
+    return xp.where(A > 0, dA, 0.0)
+
+
+def softmax(Z: Array, xp: Namespace) -> Array:
+    # Shifting each row by its maximum leaves softmax unchanged and keeps exp finite.
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    return E / xp.sum(E, axis=1, keepdims=True)
+
+
+def softmax_backward(A: Array, dA: Array, xp: Namespace) -> Array:
+    # Row-wise Jacobian diag(a) - a a^T applied to dA, without forming it.
+    return A * (dA - xp.sum(dA * A, axis=1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, Callable[[Array, Namespace], Array]] = {
+    "identity": identity,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "softmax": softmax,
+    "tanh": tanh,
+}
+
+DERIVATIVES: dict[str, Callable[[Array, Array, Namespace], Array]] = {
+    "identity": identity_backward,
+    "relu": relu_backward,
+    "sigmoid": sigmoid_backward,
+    "softmax": softmax_backward,
+    "tanh": tanh_backward,
+}
+
+#: Activations that act on each unit alone; softmax couples the units of a
+#: row, so it is offered for the output layer only.
+HIDDEN_ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh")
+OUTPUT_ACTIVATIONS = tuple(ACTIVATIONS)

@@ -1,0 +1,306 @@
+"""The one place that names array libraries: a table from backend names to
+lazily imported Array API namespaces and devices.
+
+A backend is chosen by name at the edges only (the ``backend=`` argument, the
+``BACKPROP_XP_BACKEND`` environment variable, ``--backend`` on the command
+line, the test fixtures). Names are ``LIBRARY`` or ``LIBRARY:DEVICE``:
+``numpy``, ``torch``, ``torch:cuda``, ``torch:cuda:1``, ``cupy``, ``cupy:1``,
+``jax``, ``jax:gpu``, ``array_api_strict``. Nothing is imported until it is
+asked for, so ``import backprop_xp`` pulls in no GPU library.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ._types import Array, Device, Namespace
+
+ENV_VAR = "BACKPROP_XP_BACKEND"
+DEFAULT = "numpy"
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend that cannot run here: not installed, or no GPU for it."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A loaded backend: its canonical name, Array API namespace and device."""
+
+    name: str
+    library: str
+    xp: Namespace = field(repr=False)
+    device: Device
+
+    def from_numpy(self, host: np.ndarray) -> Array:
+        """Copy a NumPy array to this backend's device."""
+        return self.xp.asarray(host, device=self.device)
+
+    def to_numpy(self, array: Array) -> np.ndarray:
+        """Copy an array of this backend to the host, as NumPy."""
+        return _LIBRARIES[self.library].to_numpy(array)
+
+
+@dataclass(frozen=True)
+class _Library:
+    module: str  # the top-level module, checked without importing it
+    install: str  # the command that installs it
+    names: tuple[str, ...]  # the backend names it answers to, for messages
+    load: Callable[[str], tuple[Namespace, Device, str]]  # suffix -> xp, device, canonical name
+    devices: Callable[[], list[str]]
+    to_numpy: Callable[[Array], np.ndarray]
+
+
+class _NoGPU(Exception):
+    """Raised by a loader when the device asked for is not present."""
+
+
+def _bad_suffix(library: str, suffix: str) -> ValueError:
+    return _unknown(f"{library}:{suffix}")
+
+
+# --- numpy -----------------------------------------------------------------
+
+
+def _load_numpy(suffix: str) -> tuple[Namespace, Device, str]:
+    if suffix:
+        raise _bad_suffix("numpy", suffix)
+    import array_api_compat.numpy as xp
+
+    return xp, "cpu", "numpy"
+
+
+# --- array_api_strict ------------------------------------------------------
+
+
+def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
+    if suffix:
+        raise _bad_suffix("array_api_strict", suffix)
+    import array_api_strict as xp
+
+    return xp, xp.__array_namespace_info__().default_device(), "array_api_strict"
+
+
+def _strict_devices() -> list[str]:
+    import array_api_strict as xp
+
+    return [str(d) for d in xp.__array_namespace_info__().devices()]
+
+
+# --- torch -----------------------------------------------------------------
+
+
+def _load_torch(suffix: str) -> tuple[Namespace, Device, str]:
+    import array_api_compat.torch as xp
+    import torch
+
+    if suffix in ("", "cpu"):
+        return xp, torch.device("cpu"), "torch"
+    kind, _, index = suffix.partition(":")
+    if kind != "cuda" or not (index == "" or index.isdigit()):
+        raise _bad_suffix("torch", suffix)
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    i = int(index or 0)
+    if i >= n:
+        raise _NoGPU(f"torch {torch.__version__} sees {n} CUDA device(s)")
+    return xp, torch.device("cuda", i), f"torch:cuda:{i}"
+
+
+def _torch_devices() -> list[str]:
+    import torch
+
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(cuda)]
+
+
+def _torch_to_numpy(array: Array) -> np.ndarray:
+    return array.detach().cpu().numpy()
+
+
+# --- cupy ------------------------------------------------------------------
+
+
+def _cupy_device_count() -> int:
+    import cupy
+
+    try:
+        return cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError:
+        return 0
+
+
+def _load_cupy(suffix: str) -> tuple[Namespace, Device, str]:
+    if suffix and not suffix.isdigit():
+        raise _bad_suffix("cupy", suffix)
+    import array_api_compat.cupy as xp
+    import cupy
+
+    i, n = int(suffix or 0), _cupy_device_count()
+    if i >= n:
+        raise _NoGPU(f"cupy {cupy.__version__} sees {n} CUDA device(s)")
+    return xp, cupy.cuda.Device(i), f"cupy:{i}"
+
+
+def _cupy_devices() -> list[str]:
+    import cupy
+
+    names = []
+    for i in range(_cupy_device_count()):
+        name = cupy.cuda.runtime.getDeviceProperties(i)["name"]
+        names.append(f"{i} ({name.decode() if isinstance(name, bytes) else name})")
+    return names
+
+
+def _cupy_to_numpy(array: Array) -> np.ndarray:
+    return array.get()
+
+
+# --- jax -------------------------------------------------------------------
+
+
+def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
+    if suffix not in ("", "cpu", "gpu"):
+        raise _bad_suffix("jax", suffix)
+    import jax
+    import jax.numpy as xp
+
+    # float64 networks need 64-bit mode, and JAX's default float32 matmul on a
+    # GPU runs at reduced precision: ask for the exact arithmetic of the other
+    # backends. Both are global JAX settings (see backends/jax.md).
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_default_matmul_precision", "highest")
+    platform = suffix or "cpu"
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError:
+        raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
+    return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
+
+
+def _jax_devices() -> list[str]:
+    import jax
+
+    found = []
+    for platform in ("cpu", "gpu"):
+        try:
+            found += [str(d) for d in jax.devices(platform)]
+        except RuntimeError:
+            pass
+    return found
+
+
+_LIBRARIES: dict[str, _Library] = {
+    "numpy": _Library(
+        "numpy", "pip install numpy", ("numpy",), _load_numpy, lambda: ["cpu"], np.asarray
+    ),
+    "torch": _Library(
+        "torch", 'pip install "backprop-xp[torch]"', ("torch", "torch:cuda", "torch:cuda:N"),
+        _load_torch, _torch_devices, _torch_to_numpy,
+    ),
+    "cupy": _Library(
+        "cupy", "pip install cupy-cuda12x (or cupy-cuda13x for CUDA 13)", ("cupy", "cupy:N"),
+        _load_cupy, _cupy_devices, _cupy_to_numpy,
+    ),
+    "jax": _Library(
+        "jax", 'pip install "backprop-xp[jax]" (on a GPU: pip install "jax[cuda12]")', ("jax", "jax:gpu"),
+        _load_jax, _jax_devices, np.asarray,
+    ),
+    "array_api_strict": _Library(
+        "array_api_strict", 'pip install "backprop-xp[strict]"', ("array_api_strict",),
+        _load_strict, _strict_devices, np.asarray,
+    ),
+}
+
+#: Every backend name understood, as written in messages and docs.
+BACKEND_NAMES = tuple(name for lib in _LIBRARIES.values() for name in lib.names)
+
+
+def installed_libraries() -> list[str]:
+    """The libraries of the table that are installed here (none is imported)."""
+    return [name for name, lib in _LIBRARIES.items() if importlib.util.find_spec(lib.module)]
+
+
+def _available_hint() -> str:
+    return f"Available here: {', '.join(installed_libraries())}."
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(
+        f"Unknown backend {name!r}. Expected one of: {', '.join(BACKEND_NAMES)}. "
+        + _available_hint()
+    )
+
+
+def default_backend_name() -> str:
+    """The backend named by ``BACKPROP_XP_BACKEND``, or ``"numpy"`` when unset."""
+    return os.environ.get(ENV_VAR, "").strip() or DEFAULT
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """Load the backend of the given name (``None``: :func:`default_backend_name`).
+
+    Raises
+    ------
+    ValueError
+        The name is not one of ``BACKEND_NAMES``.
+    BackendUnavailableError
+        The library is not installed here, or the GPU it asks for is not present.
+    """
+    if name is None:
+        name = default_backend_name()
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
+    return _load(name.strip())
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str) -> Backend:
+    library, _, suffix = name.partition(":")
+    lib = _LIBRARIES.get(library)
+    if lib is None:
+        raise _unknown(name)
+    if importlib.util.find_spec(lib.module) is None:
+        raise BackendUnavailableError(
+            f"Backend {name!r} needs {lib.module}, which is not installed here. "
+            f"Install it with: {lib.install}. {_available_hint()}"
+        )
+    try:
+        xp, device, canonical = lib.load(suffix)
+    except _NoGPU as exc:
+        raise BackendUnavailableError(
+            f"Backend {name!r} needs a GPU, but {exc}. {_available_hint()}"
+        ) from None
+    return Backend(canonical, library, xp, device)
+
+
+def describe_backends() -> list[dict[str, Any]]:
+    """One row per library of the table: whether it imports, version, devices."""
+    rows = []
+    for library, lib in _LIBRARIES.items():
+        row: dict[str, Any] = {"backend": library, "names": ", ".join(lib.names)}
+        try:
+            module = importlib.import_module(lib.module)
+        except ImportError:
+            row.update(version="", devices="", status=f"not installed: {lib.install}")
+        else:
+            row.update(
+                version=getattr(module, "__version__", "?"),
+                devices=", ".join(lib.devices()) or "none",
+                status="ok",
+            )
+        rows.append(row)
+    return rows
+
+
+def library_of(array: Any) -> str:
+    """A short name for the library an object comes from, for messages."""
+    root = type(array).__module__.split(".")[0]
+    return {"jaxlib": "jax", "builtins": type(array).__name__}.get(root, root)

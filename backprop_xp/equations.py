@@ -1,0 +1,127 @@
+"""The batched backpropagation equations, written once for every backend.
+
+Nothing here names an array library: the namespace ``xp`` comes from the
+arrays (or from the caller, in hot loops), and only operations of the Python
+Array API standard are used. Parameters are plain data, a list of ``(W, b)``
+pairs with ``W`` of shape ``(n_in, n_out)``; functions take parameters and
+return new arrays and never update in place, so a whole step can be compiled
+by a backend (``jax.jit``) and run on immutable arrays.
+
+With ``A_0 = X`` and, for each layer ``l = 1..L``, ``Z_l = A_{l-1} @ W_l + b_l``
+and ``A_l = act_l(Z_l)``, the gradients of the loss are::
+
+    Delta_L     = dLoss/dA_L (*) act_L'(Z_L)              output_delta
+    dW_l        = A_{l-1}^T @ Delta_l                      backward
+    db_l        = sum over the batch of Delta_l            backward
+    Delta_{l-1} = (Delta_l @ W_l^T) (*) act_{l-1}'(Z_{l-1})  backward
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from array_api_compat import array_namespace
+
+from .activations import ACTIVATIONS, DERIVATIVES
+from .losses import LOSS_GRADIENTS, LOSSES, OUTPUT_DELTAS
+
+if TYPE_CHECKING:
+    from ._types import Array, Namespace, Params
+    from .architecture import Architecture
+
+
+def forward(params: Params, X: Array, arch: Architecture, *, xp: Namespace = None) -> list[Array]:
+    """Run the network and keep what the backward pass needs.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    X : array of shape (n_samples, n_features)
+    arch : Architecture
+
+    Returns
+    -------
+    list of arrays
+        ``[A_0, A_1, ..., A_L]``: the input and every layer's activation, the
+        last of shape ``(n_samples, n_outputs)``. Pre-activations ``Z`` are not
+        kept: every derivative is written from ``A``.
+    """
+    xp = xp or array_namespace(X)
+    A = [X]
+    for (W, b), name in zip(params, arch.activations):
+        A.append(ACTIVATIONS[name](A[-1] @ W + b, xp))
+    return A
+
+
+def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace) -> Array:
+    """``Delta_L = dLoss/dA_L (*) act_L'(Z_L)``, of shape (n_samples, n_outputs)."""
+    output = arch.activations[-1]
+    fused = OUTPUT_DELTAS.get((output, arch.loss))
+    if fused is not None:
+        return fused(A_L, Y, xp)
+    return DERIVATIVES[output](A_L, LOSS_GRADIENTS[arch.loss](A_L, Y, xp), xp)
+
+
+def backward(
+    params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace
+) -> Params:
+    """Propagate ``Delta_L`` back through the layers.
+
+    ``activations`` is the list that :func:`forward` returned; it is consumed
+    (emptied) as the pass goes, so that each layer's activation is released as
+    soon as its last use is behind it.
+
+    Returns
+    -------
+    list of (dW, db)
+        In layer order, each of the same shape as its ``(W, b)``.
+    """
+    activations.pop()  # A_L is already folded into delta
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        A_in = activations.pop()
+        grads.append((A_in.T @ delta, xp.sum(delta, axis=0)))
+        if layer > 0:
+            W = params[layer][0]
+            delta = DERIVATIVES[arch.activations[layer - 1]](A_in, delta @ W.T, xp)
+    grads.reverse()
+    return grads
+
+
+def loss_and_gradients(
+    params: Params, X: Array, Y: Array, arch: Architecture, *, xp: Namespace = None
+) -> tuple[Array, Params]:
+    """The loss of a batch and its gradient with respect to every parameter.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    X : array of shape (n_samples, n_features)
+    Y : array of shape (n_samples, n_outputs), of the parameters' dtype
+    arch : Architecture
+
+    Returns
+    -------
+    loss : 0-d array
+    grads : list of (dW, db), in layer order
+    """
+    xp = xp or array_namespace(X, Y)
+    activations = forward(params, X, arch, xp=xp)
+    A_L = activations[-1]
+    loss = LOSSES[arch.loss](A_L, Y, xp)
+    delta = output_delta(A_L, Y, arch, xp)
+    del A_L
+    return loss, backward(params, activations, delta, arch, xp)
+
+
+def sgd_update(params: Params, grads: Params, learning_rate: float) -> Params:
+    """Plain gradient descent: ``W - learning_rate * dW`` for every parameter."""
+    return [(W - learning_rate * dW, b - learning_rate * db) for (W, b), (dW, db) in zip(params, grads)]
+
+
+def sgd_step(
+    params: Params, X: Array, Y: Array, learning_rate: float, arch: Architecture, *, xp: Namespace = None
+) -> tuple[Array, Params]:
+    """One training step: the loss before the update and the updated parameters."""
+    loss, grads = loss_and_gradients(params, X, Y, arch, xp=xp)
+    return loss, sgd_update(params, grads, learning_rate)

@@ -1,0 +1,278 @@
+"""The lab's vocabulary: ``NeuralNetwork`` with ``forward``, ``get_loss``,
+``backward`` and ``apply_gradients``, and ``train``.
+
+A thin stateful shell around the functional engine in :mod:`equations`: it
+holds the parameters and the last gradients, turns user input into arrays of
+its backend (:mod:`inputs`), and checks everything before it changes anything.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from . import equations
+from .architecture import Architecture, check_dtype
+from .backends import get_backend
+from .initializers import get_initializer, initial_params
+from .inputs import check_epochs, check_learning_rate, to_backend
+from .losses import LOSSES
+
+if TYPE_CHECKING:
+    from ._types import Array, Params
+
+
+class NeuralNetwork:
+    """A fully connected network trained by backpropagation.
+
+    Parameters
+    ----------
+    input_size, output_size : int
+        Number of input features and of output units.
+    hidden_sizes : list of int
+        Width of each hidden layer, first to last; ``[]`` for none.
+    hidden_activation : {"tanh", "sigmoid", "relu", "identity"}
+    output_activation : {"sigmoid", "softmax", "tanh", "relu", "identity"}
+    loss : {"mse", "binary_crossentropy", "categorical_crossentropy"}
+    init : str
+        Weight initialiser: ``"glorot_uniform"`` (the lab's), ``"glorot_normal"``,
+        ``"he_uniform"``, ``"he_normal"``, ``"lecun_normal"``, ``"normal"`` or
+        ``"normal:STD"``, ``"zeros"``. Biases start at zero.
+    dtype : {"float32", "float64"}
+    seed : int, optional
+        Seed of the initial weights, which are then the same on every backend.
+    backend : str, optional
+        ``"numpy"``, ``"torch"``, ``"torch:cuda"``, ``"cupy"``, ``"jax"``, ...;
+        by default the ``BACKPROP_XP_BACKEND`` environment variable, else NumPy.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        hidden_sizes: Sequence[int],
+        *,
+        hidden_activation: str = "tanh",
+        output_activation: str = "sigmoid",
+        loss: str = "mse",
+        init: str = "glorot_uniform",
+        dtype: str = "float32",
+        seed: int | None = None,
+        backend: str | None = None,
+    ) -> None:
+        self.architecture = Architecture.build(
+            input_size, output_size, hidden_sizes, hidden_activation, output_activation, loss
+        )
+        self.dtype = check_dtype(dtype)
+        get_initializer(init)  # an unknown initialiser fails before the backend is loaded
+        self.init = init
+        self.backend = get_backend(backend)
+        self._float = getattr(self.backend.xp, self.dtype)
+        self._params = [
+            (self.backend.from_numpy(W), self.backend.from_numpy(b))
+            for W, b in initial_params(self.architecture.sizes, init, seed, self.dtype)
+        ]
+        self._grads: Params | None = None
+
+    # --- shape -------------------------------------------------------------
+
+    @property
+    def input_size(self) -> int:
+        return self.architecture.sizes[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.architecture.sizes[-1]
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        return list(self.architecture.sizes[1:-1])
+
+    def __repr__(self) -> str:
+        arch = self.architecture
+        return (
+            f"NeuralNetwork({'-'.join(map(str, arch.sizes))}, "
+            f"activations={'/'.join(dict.fromkeys(arch.activations))}, loss={arch.loss!r}, "
+            f"dtype={self.dtype!r}, backend={self.backend.name!r})"
+        )
+
+    # --- parameters --------------------------------------------------------
+
+    @property
+    def params(self) -> Params:
+        """The ``(W, b)`` pairs, ``W`` of shape (n_in, n_out), in layer order.
+
+        Assigning replaces all of them at once (arrays of this backend or NumPy
+        arrays, cast to the network's dtype) and forgets stored gradients.
+        """
+        return list(self._params)
+
+    @params.setter
+    def params(self, new: Sequence[tuple[Any, Any]]) -> None:
+        sizes = self.architecture.sizes
+        if not isinstance(new, Sequence) or len(new) != len(sizes) - 1:
+            raise ValueError(
+                f"params must be a list of {len(sizes) - 1} (W, b) pairs; received "
+                f"{len(new) if isinstance(new, Sequence) else type(new).__name__}."
+            )
+        params = []
+        for layer, (pair, n_in, n_out) in enumerate(zip(new, sizes[:-1], sizes[1:])):
+            if not (isinstance(pair, Sequence) and len(pair) == 2):
+                raise ValueError(f"params[{layer}] must be a (W, b) pair; received {pair!r}.")
+            W = self._as_float(pair[0], f"params[{layer}][0] (W)", (n_in, n_out))
+            b = self._as_float(pair[1], f"params[{layer}][1] (b)", (n_out,))
+            params.append((W, b))
+        self._params, self._grads = params, None
+
+    @property
+    def grads(self) -> Params | None:
+        """The ``(dW, db)`` pairs of the last :meth:`backward`, or None."""
+        return None if self._grads is None else list(self._grads)
+
+    # --- the lab's methods -------------------------------------------------
+
+    def forward(self, x: Any) -> Array:
+        """The network's output for a batch.
+
+        Parameters
+        ----------
+        x : array of shape (n_samples, input_size)
+
+        Returns
+        -------
+        array of shape (n_samples, output_size), or (n_samples,) when output_size is 1.
+        """
+        X = self._features(x)
+        A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
+        return self._squeeze(A_L)
+
+    def get_loss(self, x: Any, y: Any) -> Array:
+        """The loss on a batch, as a 0-d array of the network's backend."""
+        X, Y = self._batch(x, y)
+        A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
+        return self._loss(A_L, Y)
+
+    def backward(self, x: Any, y: Any) -> Params:
+        """Run the forward pass, then backpropagate; store and return the gradients.
+
+        Returns
+        -------
+        list of (dW, db)
+            In layer order, each the shape of its ``(W, b)``.
+        """
+        X, Y = self._batch(x, y)
+        _, grads = equations.loss_and_gradients(self._params, X, Y, self.architecture, xp=self.backend.xp)
+        self._grads = grads
+        return list(grads)
+
+    def apply_gradients(self, learning_rate: float) -> None:
+        """Take one gradient-descent step with the gradients of the last :meth:`backward`."""
+        learning_rate = check_learning_rate(learning_rate)
+        if self._grads is None:
+            raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
+        self._params = equations.sgd_update(self._params, self._grads, learning_rate)
+
+    # --- helpers -----------------------------------------------------------
+
+    def _step(self, X: Array, Y: Array, learning_rate: float) -> Array:
+        """backward + apply_gradients on checked arrays, with one forward pass; returns the loss."""
+        loss, grads = equations.loss_and_gradients(self._params, X, Y, self.architecture, xp=self.backend.xp)
+        self._grads = grads
+        self._params = equations.sgd_update(self._params, grads, learning_rate)
+        return loss
+
+    def _loss(self, A_L: Array, Y: Array) -> Array:
+        return LOSSES[self.architecture.loss](A_L, Y, self.backend.xp)
+
+    def _squeeze(self, A_L: Array) -> Array:
+        if self.output_size == 1:
+            return self.backend.xp.reshape(A_L, (A_L.shape[0],))
+        return A_L
+
+    def _as_float(self, value: Any, name: str, shape: tuple[int, ...]) -> Array:
+        array = to_backend(value, self.backend, name=name)
+        if tuple(array.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}; received shape {tuple(array.shape)}.")
+        if array.dtype != self._float:
+            array = self.backend.xp.astype(array, self._float)
+        return array
+
+    def _features(self, x: Any) -> Array:
+        X = to_backend(x, self.backend, name="x")
+        if X.ndim != 2 or X.shape[1] != self.input_size or X.shape[0] == 0:
+            raise ValueError(
+                f"x must have shape (n_samples, {self.input_size}) with n_samples >= 1; "
+                f"received shape {tuple(X.shape)}."
+            )
+        return self._as_float(X, "x", tuple(X.shape))
+
+    def _batch(self, x: Any, y: Any) -> tuple[Array, Array]:
+        X = self._features(x)
+        n, k = X.shape[0], self.output_size
+        xp = self.backend.xp
+        Y = to_backend(y, self.backend, name="y")
+        if (
+            self.architecture.loss == "categorical_crossentropy"
+            and Y.shape == (n,)
+            and xp.isdtype(Y.dtype, "integral")
+        ):
+            Y = self._one_hot(Y)
+        if Y.shape == (n,) and k == 1:
+            Y = xp.reshape(Y, (n, 1))
+        if tuple(Y.shape) != (n, k):
+            expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
+            if self.architecture.loss == "categorical_crossentropy":
+                expected += f" or integer class labels of shape ({n},)"
+            raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
+        return X, self._as_float(Y, "y", (n, k))
+
+    def _one_hot(self, labels: Array) -> Array:
+        xp, k = self.backend.xp, self.output_size
+        low, high = int(xp.min(labels)), int(xp.max(labels))
+        if low < 0 or high >= k:
+            raise ValueError(
+                f"Class labels must lie in 0..{k - 1} for {k} outputs; received labels from {low} to {high}."
+            )
+        classes = xp.arange(k, dtype=labels.dtype, device=self.backend.device)
+        return xp.astype(labels[:, None] == classes, self._float)
+
+
+def train(
+    x: Any,
+    y: Any,
+    net: NeuralNetwork,
+    epochs: int,
+    lr: float,
+    *,
+    callback: Callable[[int, Array], None] | None = None,
+) -> tuple[NeuralNetwork, Array]:
+    """Full-batch gradient descent, as in the lab.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, input_size)
+    y : array of shape (n_samples, output_size) or (n_samples,)
+    net : NeuralNetwork
+        Trained in place.
+    epochs : int
+        Number of steps, at least 1.
+    lr : float
+        Learning rate, positive.
+    callback : callable, optional
+        Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
+        loss of that epoch before its update as a 0-d array.
+
+    Returns
+    -------
+    net : NeuralNetwork
+    losses : 1-D array of length ``epochs``
+        The loss at the start of each epoch, on the network's backend.
+    """
+    epochs, lr = check_epochs(epochs), check_learning_rate(lr)
+    X, Y = net._batch(x, y)
+    losses = []
+    for epoch in range(1, epochs + 1):
+        loss = net._step(X, Y, lr)
+        losses.append(loss)
+        if callback is not None:
+            callback(epoch, loss)
+    return net, net.backend.xp.stack(losses)
