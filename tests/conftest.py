@@ -1,0 +1,110 @@
+"""Fixtures shared by the tests: the backends to run on, seeded data, checks.
+
+The ``backend`` fixture runs a test once per backend name in
+``BACKPROP_XP_TEST_BACKENDS`` (comma-separated; each nox session sets it), or
+once per known name when it is unset. A backend that was asked for by name
+must be present; otherwise a missing one (a GPU on a laptop) is skipped with
+the reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from array_api_compat import array_namespace, device
+
+from backprop_xp import Architecture, BackendUnavailableError, get_backend
+from backprop_xp.activations import HIDDEN_ACTIVATIONS
+from backprop_xp.losses import COMPATIBLE_OUTPUTS
+
+TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
+ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "torch:cuda", "cupy", "jax:gpu")
+
+#: Every (output activation, loss) pairing the architecture accepts.
+PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
+
+#: Relative tolerances, by dtype, for comparisons against a reference.
+RTOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+def selected_backends() -> tuple[str, ...]:
+    names = tuple(n.strip() for n in os.environ.get(TEST_ENV, "").split(",") if n.strip())
+    return names or ALL_BACKENDS
+
+
+@pytest.fixture(params=selected_backends(), scope="session")
+def backend(request):
+    try:
+        return get_backend(request.param)
+    except BackendUnavailableError as exc:
+        if os.environ.get(TEST_ENV):
+            pytest.fail(f"{TEST_ENV} asks for {request.param!r}, but: {exc}")
+        pytest.skip(str(exc))
+
+
+def architectures(depths=(1, 2, 3, 4)):
+    """(depth, hidden activation, output activation, loss) for every sensible
+    combination; depth 1 has no hidden layer, so no hidden activation."""
+    return [
+        pytest.param(depth, h, output, loss, id=f"d{depth}-{h}-{output}-{loss}")
+        for depth in depths
+        for h in (HIDDEN_ACTIVATIONS if depth > 1 else ("tanh",))
+        for output, loss in PAIRINGS
+    ]
+
+
+def make_problem(depth: int, hidden: str, output: str, loss: str, *, seed: int = 0, n_samples: int = 6):
+    """A small network with random weights and biases, and a batch to match.
+
+    Returns the Architecture, float64 NumPy params, X and Y. Targets suit the
+    loss: any reals for MSE, numbers in [0, 1] for binary cross-entropy, rows
+    of probabilities for categorical cross-entropy.
+    """
+    widths = [4, 3, 5][: depth - 1]
+    arch = Architecture.build(3, 3, widths, hidden, output, loss)
+    rng = np.random.default_rng(seed)
+    params = [
+        (rng.normal(0, 1 / np.sqrt(n_in), (n_in, n_out)), rng.normal(0, 0.1, n_out))
+        for n_in, n_out in zip(arch.sizes[:-1], arch.sizes[1:])
+    ]
+    X = rng.normal(size=(n_samples, 3))
+    if loss == "mse":
+        Y = rng.normal(size=(n_samples, 3))
+    elif loss == "binary_crossentropy":
+        Y = rng.uniform(size=(n_samples, 3))
+    else:
+        Y = rng.dirichlet(np.ones(3), size=n_samples)
+    return arch, params, X, Y
+
+
+def on_backend(backend, params, *arrays, dtype="float64"):
+    """Copy NumPy params and arrays to a backend, in the given dtype."""
+    moved = [(backend.from_numpy(W.astype(dtype)), backend.from_numpy(b.astype(dtype))) for W, b in params]
+    return (moved, *(backend.from_numpy(np.asarray(a, dtype=dtype)) for a in arrays))
+
+
+def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None):
+    """Check namespace, device, dtype and shape of a backend array, then its
+    values against a NumPy array: ``||actual - expected|| <= rtol * ||expected|| + atol``."""
+    assert array_namespace(actual) is backend.xp, f"namespace {array_namespace(actual).__name__}"
+    assert device(actual) == backend.device, f"device {device(actual)} != {backend.device}"
+    if dtype is not None:
+        assert actual.dtype == getattr(backend.xp, dtype), f"dtype {actual.dtype} != {dtype}"
+    got = backend.to_numpy(actual)
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape, f"shape {got.shape} != {expected.shape}"
+    error = np.linalg.norm(got - expected)
+    bound = rtol * np.linalg.norm(expected) + atol
+    assert error <= bound, f"|actual - expected| = {error:.3e} > {bound:.3e} (|expected| = {np.linalg.norm(expected):.3e})"
+
+
+def assert_grads_close(backend, grads, expected, *, rtol, atol=0.0, dtype=None):
+    assert len(grads) == len(expected)
+    for layer, ((dW, db), (eW, eb)) in enumerate(zip(grads, expected)):
+        for name, got, want in (("dW", dW, eW), ("db", db, eb)):
+            try:
+                assert_close(backend, got, want, rtol=rtol, atol=atol, dtype=dtype)
+            except AssertionError as exc:
+                raise AssertionError(f"layer {layer} {name}: {exc}") from None
