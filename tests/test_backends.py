@@ -1,0 +1,113 @@
+"""Choosing a backend by name: the table, the environment variable, the
+errors, and the promise that importing the package imports no GPU library."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backprop_xp import BACKEND_NAMES, BackendUnavailableError, NeuralNetwork, backends, get_backend
+
+
+def test_numpy_is_the_default(monkeypatch):
+    monkeypatch.delenv(backends.ENV_VAR, raising=False)
+    assert get_backend().name == "numpy"
+    assert NeuralNetwork(2, 1, [3]).backend.name == "numpy"
+
+
+def test_environment_variable_chooses_the_backend(monkeypatch):
+    pytest.importorskip("array_api_strict")
+    monkeypatch.setenv(backends.ENV_VAR, "array_api_strict")
+    net = NeuralNetwork(2, 1, [3])
+    assert net.backend.name == "array_api_strict"
+    # An explicit argument wins over the environment.
+    assert NeuralNetwork(2, 1, [3], backend="numpy").backend.name == "numpy"
+
+
+def test_unknown_environment_value_is_reported(monkeypatch):
+    monkeypatch.setenv(backends.ENV_VAR, "nummpy")
+    with pytest.raises(ValueError, match=r"Unknown backend 'nummpy'. Expected one of: numpy, torch.*Available here: numpy"):
+        NeuralNetwork(2, 1, [3])
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "numpy:gpu", "torch:gpu", "torch:cuda:x", "jax:tpu", "cupy:a", ""])
+def test_unknown_names_list_the_known_ones(name):
+    library = name.partition(":")[0]
+    if library in ("torch", "jax", "cupy") and importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed, which is reported first")
+    with pytest.raises(ValueError, match=r"Unknown backend .* Expected one of: " + ", ".join(BACKEND_NAMES)):
+        get_backend(name)
+
+
+def test_a_backend_that_is_not_installed_says_how_to_install_it(monkeypatch):
+    missing = backends._Library(
+        "backprop_xp_no_such_module", "pip install no-such-thing", ("nothere",),
+        backends._load_numpy, lambda: [], lambda a: a,
+    )
+    monkeypatch.setitem(backends._LIBRARIES, "nothere", missing)
+    with pytest.raises(BackendUnavailableError) as info:
+        get_backend("nothere")
+    message = str(info.value)
+    assert "needs backprop_xp_no_such_module, which is not installed here" in message
+    assert "Install it with: pip install no-such-thing" in message
+    assert "Available here: numpy" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name, probe", [("torch:cuda", "torch"), ("torch:cuda:3", "torch"), ("jax:gpu", "jax"), ("cupy", "cupy")])
+def test_a_missing_gpu_is_reported(name, probe):
+    if importlib.util.find_spec(probe) is None:
+        pytest.skip(f"{probe} is not installed")
+    try:
+        backend = get_backend(name)
+    except BackendUnavailableError as exc:
+        assert f"Backend {name!r} needs a GPU, but" in str(exc)
+        assert "Available here:" in str(exc) and "\n" not in str(exc)
+    else:
+        assert backend.library == probe and "cpu" not in str(backend.device).lower()
+
+
+def test_backend_objects_are_cached_and_canonical():
+    assert get_backend("numpy") is get_backend(" numpy ")
+    if importlib.util.find_spec("torch"):
+        assert get_backend("torch").name == "torch"
+        assert str(get_backend("torch").device) == "cpu"
+
+
+def test_backend_names_must_be_strings():
+    with pytest.raises(TypeError, match="backend must be a string"):
+        get_backend(3)
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ | env, check=True
+    )
+
+
+def test_importing_the_package_imports_no_gpu_or_optional_library():
+    code = (
+        "import sys, backprop_xp\n"
+        "net = backprop_xp.NeuralNetwork(2, 1, [3])\n"
+        "print(sorted(m for m in ('torch', 'jax', 'cupy', 'array_api_strict') if m in sys.modules))\n"
+    )
+    assert _run(code, **{backends.ENV_VAR: "numpy"}).stdout.strip() == "[]"
+
+
+def test_importing_the_package_stays_lazy_whatever_the_environment_says():
+    code = "import sys, backprop_xp\nprint(sorted(m for m in ('torch', 'jax', 'cupy') if m in sys.modules))\n"
+    assert _run(code, **{backends.ENV_VAR: "torch:cuda"}).stdout.strip() == "[]"
+
+
+def test_describe_backends_covers_the_table():
+    rows = backends.describe_backends()
+    assert [r["backend"] for r in rows] == list(backends._LIBRARIES)
+    numpy_row = rows[0]
+    assert numpy_row["status"] == "ok" and numpy_row["devices"] == "cpu" and numpy_row["version"]
+    for row in rows:
+        installed = importlib.util.find_spec(backends._LIBRARIES[row["backend"]].module) is not None
+        assert (row["status"] == "ok") == installed, row
