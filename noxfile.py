@@ -1,0 +1,65 @@
+"""The backend matrix: one session per CPU backend, each in a virtualenv that
+holds only that backend, a parity session with all of them together, and a GPU
+session that skips where there is no NVIDIA GPU. See backends/README.md."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "gpu"]
+nox.options.reuse_existing_virtualenvs = True
+
+TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
+CPU_BACKENDS = ["numpy", "torch", "jax", "array_api_strict"]
+
+
+def _install(session: nox.Session, *requirement_files: str) -> None:
+    args = ["-r", "backends/base.txt"]
+    for name in requirement_files:
+        args += ["-r", f"backends/{name}.txt"]
+    session.install(*args)
+    session.install("--no-deps", ".")
+
+
+def _test(session: nox.Session, backends: list[str]) -> None:
+    session.run("python", "-m", "backprop_xp", "backends")
+    session.run("pytest", *session.posargs, env={TEST_ENV: ",".join(backends)})
+
+
+def _cpu_session(name: str):
+    def session(session: nox.Session) -> None:
+        _install(session, name)
+        _test(session, [name])
+
+    session.__doc__ = f"Tests on {name} alone, in a virtualenv without the other backends."
+    return session
+
+
+for _name in CPU_BACKENDS:
+    nox.session(name=_name)(_cpu_session(_name))
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Every CPU backend in one virtualenv, compared with each other."""
+    _install(session, *CPU_BACKENDS)
+    _test(session, CPU_BACKENDS)
+
+
+def _has_nvidia_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    return listing.returncode == 0 and "GPU" in listing.stdout
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """torch:cuda, cupy and jax:gpu, at full float32 precision; skipped without a GPU."""
+    if not _has_nvidia_gpu():
+        session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
+    _install(session, "gpu")
+    _test(session, ["torch:cuda", "cupy", "jax:gpu"])
