@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from backprop_xp import BACKEND_NAMES, BackendUnavailableError, NeuralNetwork, backends, get_backend
@@ -111,3 +112,14 @@ def test_describe_backends_covers_the_table():
     for row in rows:
         installed = importlib.util.find_spec(backends._LIBRARIES[row["backend"]].module) is not None
         assert (row["status"] == "ok") == installed, row
+
+
+def test_float32_matmuls_run_at_full_precision(backend):
+    # TF32 (torch) or JAX's default float32 matmul on a GPU would be off by
+    # about 1e-3 here; full float32 precision is within a few 1e-7.
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(256, 512)).astype(np.float32)
+    B = rng.normal(size=(512, 256)).astype(np.float32)
+    got = backend.to_numpy(backend.from_numpy(A) @ backend.from_numpy(B))
+    expected = A.astype(np.float64) @ B.astype(np.float64)
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5

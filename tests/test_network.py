@@ -242,7 +242,7 @@ def test_train_returns_the_loss_before_each_update(backend):
     same, losses = train(x, y, net, 3, 0.25, callback=lambda epoch, loss: seen.append((epoch, float(loss))))
     assert same is net and losses.shape == (3,)
     assert [e for e, _ in seen] == [1, 2, 3]
-    np.testing.assert_allclose(backend.to_numpy(losses), [l for _, l in seen], rtol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(losses), [value for _, value in seen], rtol=1e-15)
     assert seen[0][1] == pytest.approx(first, rel=1e-14)
     assert float(net.get_loss(x, y)) < seen[-1][1]
 
