@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -94,3 +95,12 @@ def test_every_table_entry_is_reachable_from_the_cli():
     assert tuple(choices["loss"]) == tuple(LOSSES)
     init_help = next(a.help for a in train._actions if a.dest == "init")
     assert all(name in init_help for name in INITIALIZERS)
+
+
+def test_installed_console_script_runs():
+    script = shutil.which("backprop-xp")
+    if script is None:
+        pytest.skip("backprop-xp is not installed on PATH (the nox sessions install it)")
+    result = subprocess.run([script, "backends"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("backend")
