@@ -6,14 +6,13 @@ Importing this package imports no array library beyond NumPy.
 """
 
 from .architecture import Architecture
-from .backends import BACKEND_NAMES, Backend, BackendUnavailableError, get_backend
+from .backends import Backend, BackendUnavailableError, get_backend
 from .datasets import five_points
 from .network import NeuralNetwork, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKEND_NAMES",
     "Architecture",
     "Backend",
     "BackendUnavailableError",

@@ -28,7 +28,7 @@ DEFAULT = "numpy"
 
 
 class BackendUnavailableError(RuntimeError):
-    """A known backend that cannot run here: not installed, or no GPU for it."""
+    """A known backend that cannot run here: not installed, broken, or no GPU for it."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ class Backend:
     xp: Namespace = field(repr=False)
     device: Device
 
-    def from_numpy(self, host: np.ndarray) -> Array:
-        """Copy a NumPy array to this backend's device."""
-        return self.xp.asarray(host, device=self.device)
+    def from_numpy(self, host: np.ndarray, *, copy: bool | None = None) -> Array:
+        """Move a NumPy array to this backend's device (``copy=True``: never share its memory)."""
+        return _LIBRARIES[self.library].from_numpy(self.xp, host, self.device, copy)
 
     def to_numpy(self, array: Array) -> np.ndarray:
         """Copy an array of this backend to the host, as NumPy."""
@@ -53,10 +53,14 @@ class Backend:
 class _Library:
     module: str  # the top-level module, checked without importing it
     install: str  # the command that installs it
+    gpu_hint: str  # what to do when it sees no GPU
     names: tuple[str, ...]  # the backend names it answers to, for messages
     load: Callable[[str], tuple[Namespace, Device, str]]  # suffix -> xp, device, canonical name
     devices: Callable[[], list[str]]
-    to_numpy: Callable[[Array], np.ndarray]
+    to_numpy: Callable[[Array], np.ndarray] = np.asarray
+    from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = (
+        lambda xp, host, device, copy: xp.asarray(host, device=device, copy=copy)
+    )
 
 
 class _NoGPU(Exception):
@@ -172,17 +176,26 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
     import jax
     import jax.numpy as xp
 
-    # float64 networks need 64-bit mode, and JAX's default float32 matmul on a
-    # GPU runs at reduced precision: ask for the exact arithmetic of the other
-    # backends. Both are global JAX settings (see backends/jax.md).
-    jax.config.update("jax_enable_x64", True)
-    jax.config.update("jax_default_matmul_precision", "highest")
     platform = suffix or "cpu"
     try:
         devices = jax.devices(platform)
     except RuntimeError:
         raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
+    if platform == "gpu":
+        # JAX's default float32 matmul on a GPU runs at reduced precision; ask
+        # for the exact arithmetic of the other backends. A global JAX setting.
+        jax.config.update("jax_default_matmul_precision", "highest")
     return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
+
+
+def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
+    if host.dtype == np.float64:
+        import jax
+
+        # JAX silently makes float32 of float64 data unless 64-bit mode is on:
+        # switch it on (a global JAX setting) the first time float64 is asked for.
+        jax.config.update("jax_enable_x64", True)
+    return xp.asarray(host, device=device, copy=copy)
 
 
 def _jax_devices() -> list[str]:
@@ -197,30 +210,34 @@ def _jax_devices() -> list[str]:
     return found
 
 
+_NO_GPU_HINT = "check that nvidia-smi lists a GPU"
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
-        "numpy", "pip install numpy", ("numpy",), _load_numpy, lambda: ["cpu"], np.asarray
+        "numpy", "pip install numpy", "", ("numpy",), _load_numpy, lambda: ["cpu"],
     ),
     "torch": _Library(
-        "torch", 'pip install "backprop-xp[torch]"', ("torch", "torch:cuda", "torch:cuda:N"),
-        _load_torch, _torch_devices, _torch_to_numpy,
+        "torch", 'pip install "backprop-xp[torch]"',
+        f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
+        ("torch", "torch:cuda", "torch:cuda:N"), _load_torch, _torch_devices, _torch_to_numpy,
     ),
     "cupy": _Library(
-        "cupy", "pip install cupy-cuda12x (or cupy-cuda13x for CUDA 13)", ("cupy", "cupy:N"),
-        _load_cupy, _cupy_devices, _cupy_to_numpy,
+        "cupy", "pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
+        f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
+        ("cupy", "cupy:N"), _load_cupy, _cupy_devices, _cupy_to_numpy,
     ),
     "jax": _Library(
-        "jax", 'pip install "backprop-xp[jax]" (on a GPU: pip install "jax[cuda12]")', ("jax", "jax:gpu"),
-        _load_jax, _jax_devices, np.asarray,
+        "jax", 'pip install "backprop-xp[jax]"',
+        f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
+        ("jax", "jax:gpu"), _load_jax, _jax_devices, from_numpy=_jax_from_numpy,
     ),
     "array_api_strict": _Library(
-        "array_api_strict", 'pip install "backprop-xp[strict]"', ("array_api_strict",),
-        _load_strict, _strict_devices, np.asarray,
+        "array_api_strict", 'pip install "backprop-xp[strict]"', "", ("array_api_strict",),
+        _load_strict, _strict_devices,
     ),
 }
 
-#: Every backend name understood, as written in messages and docs.
-BACKEND_NAMES = tuple(name for lib in _LIBRARIES.values() for name in lib.names)
+#: The backend names understood, as written in messages and docs (N: a device index).
+NAME_FORMS = tuple(name for lib in _LIBRARIES.values() for name in lib.names)
 
 
 def installed_libraries() -> list[str]:
@@ -234,7 +251,7 @@ def _available_hint() -> str:
 
 def _unknown(name: str) -> ValueError:
     return ValueError(
-        f"Unknown backend {name!r}. Expected one of: {', '.join(BACKEND_NAMES)}. "
+        f"Unknown backend {name!r}. Expected one of: {', '.join(NAME_FORMS)}. "
         + _available_hint()
     )
 
@@ -250,9 +267,10 @@ def get_backend(name: str | None = None) -> Backend:
     Raises
     ------
     ValueError
-        The name is not one of ``BACKEND_NAMES``.
+        The name is not one of ``NAME_FORMS``.
     BackendUnavailableError
-        The library is not installed here, or the GPU it asks for is not present.
+        The library is not installed here, fails to load, or the GPU it asks for
+        is not present.
     """
     if name is None:
         name = default_backend_name()
@@ -276,8 +294,14 @@ def _load(name: str) -> Backend:
         xp, device, canonical = lib.load(suffix)
     except _NoGPU as exc:
         raise BackendUnavailableError(
-            f"Backend {name!r} needs a GPU, but {exc}. {_available_hint()}"
+            f"Backend {name!r} needs a GPU, but {exc}: {lib.gpu_hint}. {_available_hint()}"
         ) from None
+    except ValueError:  # a device suffix this library does not know
+        raise
+    except Exception as exc:  # a library that is installed but broken
+        raise BackendUnavailableError(
+            f"Backend {name!r} failed to load ({type(exc).__name__}: {exc}). {_available_hint()}"
+        ) from exc
     return Backend(canonical, library, xp, device)
 
 
@@ -286,16 +310,19 @@ def describe_backends() -> list[dict[str, Any]]:
     rows = []
     for library, lib in _LIBRARIES.items():
         row: dict[str, Any] = {"backend": library, "names": ", ".join(lib.names)}
+        if importlib.util.find_spec(lib.module) is None:
+            row.update(version="", devices="", status=f"not installed: {lib.install}")
+            rows.append(row)
+            continue
         try:
             module = importlib.import_module(lib.module)
-        except ImportError:
-            row.update(version="", devices="", status=f"not installed: {lib.install}")
-        else:
             row.update(
                 version=getattr(module, "__version__", "?"),
                 devices=", ".join(lib.devices()) or "none",
                 status="ok",
             )
+        except Exception as exc:  # installed but broken: report it, keep listing
+            row.update(version="", devices="", status=f"fails to load: {type(exc).__name__}: {exc}")
         rows.append(row)
     return rows
 

@@ -14,9 +14,10 @@ from typing import Sequence
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .architecture import DTYPES
-from .backends import BACKEND_NAMES, ENV_VAR, BackendUnavailableError, describe_backends
+from .backends import ENV_VAR, NAME_FORMS, BackendUnavailableError, describe_backends
 from .datasets import five_points
 from .initializers import INITIALIZERS
+from .inputs import check_epochs, check_learning_rate
 from .losses import LOSSES
 from .network import NeuralNetwork, train
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train the lab's network on the five-point data")
     t.add_argument(
         "--backend", default=None,
-        help=f"one of {', '.join(BACKEND_NAMES)} (default: ${ENV_VAR}, else numpy)",
+        help=f"one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)",
     )
     t.add_argument("--hidden", type=int, nargs="*", default=[5, 3], metavar="N", help="hidden layer widths (default: 5 3)")
     t.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS, default="tanh")
@@ -61,6 +62,8 @@ def _backends() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_epochs(args.epochs)
+    check_learning_rate(args.lr)
     x, y = five_points()
     net = NeuralNetwork(
         x.shape[1], 1, args.hidden,

@@ -10,6 +10,7 @@ initialiser its standard deviation (``"normal"`` alone uses 0.05).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Sequence
 
 import numpy as np
@@ -116,6 +117,8 @@ def initial_params(
         NumPy arrays, ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``.
     """
     draw = get_initializer(init)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be None or a non-negative integer; received {seed!r}.")
     rng = np.random.default_rng(seed)
     return [
         (draw(rng, n_in, n_out).astype(dtype), np.zeros(n_out, dtype=dtype))

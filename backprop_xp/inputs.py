@@ -22,11 +22,21 @@ if TYPE_CHECKING:
     from ._types import Array
     from .backends import Backend
 
-_NUMERIC_KINDS = ("bool", "integral", "real floating")
+def to_backend(
+    value: Any,
+    backend: Backend,
+    *,
+    name: str,
+    dtype: str,
+    keep_integers: bool = False,
+    copy: bool = False,
+) -> Array:
+    """Return ``value`` as an array of ``backend``, on its device, of float dtype ``dtype``.
 
-
-def to_backend(value: Any, backend: Backend, *, name: str) -> Array:
-    """Return ``value`` as an array of ``backend`` on its device, dtype unchanged."""
+    With ``keep_integers``, integer and boolean arrays keep their dtype (class
+    labels). With ``copy``, the result never shares memory with ``value``.
+    NumPy arrays and lists are cast on the host, before they travel.
+    """
     if isinstance(value, (list, tuple)) or is_numpy_array(value):
         try:
             host = np.asarray(value)
@@ -34,26 +44,37 @@ def to_backend(value: Any, backend: Backend, *, name: str) -> Array:
             raise ValueError(f"{name} must be a rectangular nested list of numbers; {exc}") from None
         if host.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers; received an array of dtype {host.dtype}.")
-        return backend.from_numpy(host)
+        if not (keep_integers and host.dtype.kind in "biu"):
+            host = host.astype(dtype, copy=False)
+        return backend.from_numpy(host, copy=True if copy else None)
+
+    xp = backend.xp
     if not is_array_api_obj(value):
         raise TypeError(
             f"{name} must be an array of backend {backend.name!r}, a NumPy array or a nested list; "
             f"received {type(value).__name__}."
         )
-    if array_namespace(value) is not backend.xp:
+    if array_namespace(value) is not xp:
+        own = "a NumPy array or a nested list" if backend.library == "numpy" else (
+            f"a {backend.library} array, a NumPy array or a nested list"
+        )
         raise TypeError(
             f"{name} is a {library_of(value)} array, but this network runs on {backend.name!r}. "
-            f"Pass a {backend.library} array (or a NumPy array), or create the network with "
-            f"backend={library_of(value)!r}."
+            f"Pass {own}, or create the network with backend={library_of(value)!r}."
         )
     if device(value) != backend.device:
         raise ValueError(
             f"{name} is on device {device(value)}, but this network runs on {backend.device}. "
             "Move it there first: backprop_xp copies nothing between devices by itself."
         )
-    if not any(backend.xp.isdtype(value.dtype, kind) for kind in _NUMERIC_KINDS):
+    if keep_integers and xp.isdtype(value.dtype, ("bool", "integral")):
+        return xp.asarray(value, copy=True) if copy else value
+    if not xp.isdtype(value.dtype, ("bool", "integral", "real floating")):
         raise TypeError(f"{name} must hold real numbers; received an array of dtype {value.dtype}.")
-    return value
+    target = getattr(xp, dtype)
+    if value.dtype != target:
+        return xp.astype(value, target)  # a new array
+    return xp.asarray(value, copy=True) if copy else value
 
 
 def check_learning_rate(learning_rate: Any) -> float:

@@ -88,10 +88,12 @@ OUTPUT_DELTAS: dict[tuple[str, str], Callable[[Array, Array, Namespace], Array]]
     ("softmax", "categorical_crossentropy"): softmax_categorical_crossentropy_delta,
 }
 
-#: The output activations each loss is defined for: the cross-entropies take
+#: The output activations each loss is meant for: the cross-entropies take
 #: logarithms of the outputs, which must therefore lie in (0, 1).
 COMPATIBLE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "binary_crossentropy": ("sigmoid", "softmax"),
-    "categorical_crossentropy": ("softmax", "sigmoid"),
+    # Only softmax: independent sigmoid units would each be pushed towards 1,
+    # since the loss rewards the labelled class and never penalises the others.
+    "categorical_crossentropy": ("softmax",),
     "mse": ("identity", "relu", "sigmoid", "softmax", "tanh"),
 }

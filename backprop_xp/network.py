@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from . import equations
 from .architecture import Architecture, check_dtype
 from .backends import get_backend
-from .initializers import get_initializer, initial_params
+from .initializers import initial_params
 from .inputs import check_epochs, check_learning_rate, to_backend
 from .losses import LOSSES
 
@@ -63,14 +63,10 @@ class NeuralNetwork:
             input_size, output_size, hidden_sizes, hidden_activation, output_activation, loss
         )
         self.dtype = check_dtype(dtype)
-        get_initializer(init)  # an unknown initialiser fails before the backend is loaded
         self.init = init
+        host_params = initial_params(self.architecture.sizes, init, seed, self.dtype)
         self.backend = get_backend(backend)
-        self._float = getattr(self.backend.xp, self.dtype)
-        self._params = [
-            (self.backend.from_numpy(W), self.backend.from_numpy(b))
-            for W, b in initial_params(self.architecture.sizes, init, seed, self.dtype)
-        ]
+        self._params = [(self.backend.from_numpy(W), self.backend.from_numpy(b)) for W, b in host_params]
         self._grads: Params | None = None
 
     # --- shape -------------------------------------------------------------
@@ -118,9 +114,10 @@ class NeuralNetwork:
         for layer, (pair, n_in, n_out) in enumerate(zip(new, sizes[:-1], sizes[1:])):
             if not (isinstance(pair, Sequence) and len(pair) == 2):
                 raise ValueError(f"params[{layer}] must be a (W, b) pair; received {pair!r}.")
-            W = self._as_float(pair[0], f"params[{layer}][0] (W)", (n_in, n_out))
-            b = self._as_float(pair[1], f"params[{layer}][1] (b)", (n_out,))
-            params.append((W, b))
+            params.append((
+                self._parameter(pair[0], f"params[{layer}][0] (W)", (n_in, n_out)),
+                self._parameter(pair[1], f"params[{layer}][1] (b)", (n_out,)),
+            ))
         self._params, self._grads = params, None
 
     @property
@@ -149,7 +146,7 @@ class NeuralNetwork:
         """The loss on a batch, as a 0-d array of the network's backend."""
         X, Y = self._batch(x, y)
         A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
-        return self._loss(A_L, Y)
+        return LOSSES[self.architecture.loss](A_L, Y, self.backend.xp)
 
     def backward(self, x: Any, y: Any) -> Params:
         """Run the forward pass, then backpropagate; store and return the gradients.
@@ -159,81 +156,79 @@ class NeuralNetwork:
         list of (dW, db)
             In layer order, each the shape of its ``(W, b)``.
         """
-        X, Y = self._batch(x, y)
-        _, grads = equations.loss_and_gradients(self._params, X, Y, self.architecture, xp=self.backend.xp)
-        self._grads = grads
-        return list(grads)
+        self._backpropagate(*self._batch(x, y))
+        return list(self._grads)
 
     def apply_gradients(self, learning_rate: float) -> None:
         """Take one gradient-descent step with the gradients of the last :meth:`backward`."""
         learning_rate = check_learning_rate(learning_rate)
         if self._grads is None:
             raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
-        self._params = equations.sgd_update(self._params, self._grads, learning_rate)
+        self._descend(learning_rate)
 
-    # --- helpers -----------------------------------------------------------
+    # --- on checked arrays (train() calls these once per epoch) --------------
 
-    def _step(self, X: Array, Y: Array, learning_rate: float) -> Array:
-        """backward + apply_gradients on checked arrays, with one forward pass; returns the loss."""
-        loss, grads = equations.loss_and_gradients(self._params, X, Y, self.architecture, xp=self.backend.xp)
-        self._grads = grads
-        self._params = equations.sgd_update(self._params, grads, learning_rate)
+    def _backpropagate(self, X: Array, Y: Array) -> Array:
+        """Store the gradients on a batch; return its loss (from the same forward pass)."""
+        loss, self._grads = equations.loss_and_gradients(
+            self._params, X, Y, self.architecture, xp=self.backend.xp
+        )
         return loss
 
-    def _loss(self, A_L: Array, Y: Array) -> Array:
-        return LOSSES[self.architecture.loss](A_L, Y, self.backend.xp)
+    def _descend(self, learning_rate: float) -> None:
+        self._params = equations.sgd_update(self._params, self._grads, learning_rate)
+
+    # --- input checks ----------------------------------------------------------
 
     def _squeeze(self, A_L: Array) -> Array:
         if self.output_size == 1:
             return self.backend.xp.reshape(A_L, (A_L.shape[0],))
         return A_L
 
-    def _as_float(self, value: Any, name: str, shape: tuple[int, ...]) -> Array:
-        array = to_backend(value, self.backend, name=name)
+    def _parameter(self, value: Any, name: str, shape: tuple[int, ...]) -> Array:
+        array = to_backend(value, self.backend, name=name, dtype=self.dtype, copy=True)
         if tuple(array.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}; received shape {tuple(array.shape)}.")
-        if array.dtype != self._float:
-            array = self.backend.xp.astype(array, self._float)
         return array
 
     def _features(self, x: Any) -> Array:
-        X = to_backend(x, self.backend, name="x")
+        X = to_backend(x, self.backend, name="x", dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.input_size or X.shape[0] == 0:
             raise ValueError(
                 f"x must have shape (n_samples, {self.input_size}) with n_samples >= 1; "
                 f"received shape {tuple(X.shape)}."
             )
-        return self._as_float(X, "x", tuple(X.shape))
+        return X
 
     def _batch(self, x: Any, y: Any) -> tuple[Array, Array]:
+        """Check a batch; return X and Y as float arrays of shapes (n, input_size), (n, output_size)."""
         X = self._features(x)
         n, k = X.shape[0], self.output_size
         xp = self.backend.xp
-        Y = to_backend(y, self.backend, name="y")
-        if (
-            self.architecture.loss == "categorical_crossentropy"
-            and Y.shape == (n,)
-            and xp.isdtype(Y.dtype, "integral")
-        ):
-            Y = self._one_hot(Y)
+        class_labels = self.architecture.loss == "categorical_crossentropy"
+        Y = to_backend(y, self.backend, name="y", dtype=self.dtype, keep_integers=class_labels)
+        expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
+        if class_labels:
+            expected += f" or integer class labels of shape ({n},)"
         if Y.shape == (n,) and k == 1:
             Y = xp.reshape(Y, (n, 1))
+        if not xp.isdtype(Y.dtype, "real floating"):  # integer or boolean, kept for class labels
+            Y = self._one_hot(Y) if Y.shape == (n,) else xp.astype(Y, getattr(xp, self.dtype))
         if tuple(Y.shape) != (n, k):
-            expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
-            if self.architecture.loss == "categorical_crossentropy":
-                expected += f" or integer class labels of shape ({n},)"
             raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
-        return X, self._as_float(Y, "y", (n, k))
+        return X, Y
 
     def _one_hot(self, labels: Array) -> Array:
         xp, k = self.backend.xp, self.output_size
+        if xp.isdtype(labels.dtype, "bool"):
+            labels = xp.astype(labels, xp.int32)
         low, high = int(xp.min(labels)), int(xp.max(labels))
         if low < 0 or high >= k:
             raise ValueError(
                 f"Class labels must lie in 0..{k - 1} for {k} outputs; received labels from {low} to {high}."
             )
         classes = xp.arange(k, dtype=labels.dtype, device=self.backend.device)
-        return xp.astype(labels[:, None] == classes, self._float)
+        return xp.astype(labels[:, None] == classes, getattr(xp, self.dtype))
 
 
 def train(
@@ -268,10 +263,11 @@ def train(
         The loss at the start of each epoch, on the network's backend.
     """
     epochs, lr = check_epochs(epochs), check_learning_rate(lr)
-    X, Y = net._batch(x, y)
+    X, Y = net._batch(x, y)  # checked and moved once, not once per epoch
     losses = []
     for epoch in range(1, epochs + 1):
-        loss = net._step(X, Y, lr)
+        loss = net._backpropagate(X, Y)
+        net._descend(lr)
         losses.append(loss)
         if callback is not None:
             callback(epoch, loss)

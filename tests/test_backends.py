@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from backprop_xp import BACKEND_NAMES, BackendUnavailableError, NeuralNetwork, backends, get_backend
+from backprop_xp import BackendUnavailableError, NeuralNetwork, backends, get_backend
 
 
 def test_numpy_is_the_default(monkeypatch):
@@ -40,7 +40,7 @@ def test_unknown_names_list_the_known_ones(name):
     library = name.partition(":")[0]
     if library in ("torch", "jax", "cupy") and importlib.util.find_spec(library) is None:
         pytest.skip(f"{library} is not installed, which is reported first")
-    with pytest.raises(ValueError, match=r"Unknown backend .* Expected one of: " + ", ".join(BACKEND_NAMES)):
+    with pytest.raises(ValueError, match=r"Unknown backend .* Expected one of: " + ", ".join(backends.NAME_FORMS)):
         get_backend(name)
 
 

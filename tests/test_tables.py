@@ -13,6 +13,7 @@ from backprop_xp import get_backend
 from backprop_xp.activations import ACTIVATIONS, DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from backprop_xp.initializers import INITIALIZERS
 from backprop_xp.losses import COMPATIBLE_OUTPUTS, LOSS_GRADIENTS, LOSSES, OUTPUT_DELTAS
+from backprop_xp.reference.per_element import LOSS_PARTIAL, UNIT_ACTIVATION, UNIT_DERIVATIVE
 from backprop_xp.reference.per_sample import ACTIVATION, JACOBIAN, LOSS_GRADIENT
 from conftest import assert_close
 
@@ -21,11 +22,13 @@ xp = get_backend("numpy").xp
 
 def test_every_activation_has_a_derivative_and_a_reference():
     assert set(ACTIVATIONS) == set(DERIVATIVES) == set(ACTIVATION) == set(JACOBIAN)
+    # The per-element form treats softmax, the one activation of a whole layer, apart.
+    assert set(UNIT_ACTIVATION) == set(UNIT_DERIVATIVE) == set(HIDDEN_ACTIVATIONS) == set(ACTIVATIONS) - {"softmax"}
     assert set(HIDDEN_ACTIVATIONS) <= set(OUTPUT_ACTIVATIONS) == set(ACTIVATIONS)
 
 
 def test_every_loss_has_a_gradient_compatible_outputs_and_a_reference():
-    assert set(LOSSES) == set(LOSS_GRADIENTS) == set(COMPATIBLE_OUTPUTS) == set(LOSS_GRADIENT)
+    assert set(LOSSES) == set(LOSS_GRADIENTS) == set(COMPATIBLE_OUTPUTS) == set(LOSS_GRADIENT) == set(LOSS_PARTIAL)
     for outputs in COMPATIBLE_OUTPUTS.values():
         assert set(outputs) <= set(OUTPUT_ACTIVATIONS)
     for output, loss in OUTPUT_DELTAS:
