@@ -123,3 +123,35 @@ def test_float32_matmuls_run_at_full_precision(backend):
     got = backend.to_numpy(backend.from_numpy(A) @ backend.from_numpy(B))
     expected = A.astype(np.float64) @ B.astype(np.float64)
     assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5
+
+
+def test_jax_settings_change_only_when_a_float64_network_needs_them():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    code = (
+        "import jax, backprop_xp\n"
+        "def x64(): return bool(jax.config.jax_enable_x64)\n"
+        "try:\n"
+        "    backprop_xp.get_backend('jax:gpu')\n"
+        "except backprop_xp.BackendUnavailableError:\n"
+        "    pass\n"
+        "backprop_xp.NeuralNetwork(2, 1, [3], backend='jax')\n"
+        "print(x64(), jax.config.jax_default_matmul_precision)\n"
+        "net = backprop_xp.NeuralNetwork(2, 1, [3], backend='jax', dtype='float64')\n"
+        "print(x64(), net.params[0][0].dtype)\n"
+    )
+    out = _run(code, JAX_PLATFORMS="cpu").stdout.split("\n")
+    assert out[0] == "False None"
+    assert out[1] == "True float64"
+
+
+def test_a_library_that_fails_to_import_is_reported_not_raised(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("CUDA driver version is insufficient")
+
+    lib = backends._Library("numpy", "pip install broken", "", ("broken",), broken, broken)
+    monkeypatch.setitem(backends._LIBRARIES, "broken", lib)
+    with pytest.raises(BackendUnavailableError, match=r"Backend 'broken' failed to load \(RuntimeError: CUDA driver version is insufficient\)"):
+        get_backend("broken")
+    row = next(r for r in backends.describe_backends() if r["backend"] == "broken")
+    assert row["status"] == "fails to load: RuntimeError: CUDA driver version is insufficient"

@@ -260,3 +260,59 @@ def test_a_whole_step_compiles_with_jax_jit():
     for (W, b), (W_jit, b_jit) in zip(params, params_jit):
         np.testing.assert_allclose(np.asarray(W_jit), np.asarray(W), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(np.asarray(b_jit), np.asarray(b), rtol=1e-12, atol=1e-15)
+
+
+def test_assigned_params_are_copies():
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    mine = [(W.copy(), b.copy()) for W, b in net.params]
+    net.params = mine
+    mine[0][0][:] = 42.0
+    assert not np.any(net.params[0][0] == 42.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, y",
+    [
+        (dict(output_size=1, hidden_sizes=[4, 3]), np.array([1, 0, 0, 1, 0])),  # int (n,) labels, one output
+        (dict(output_size=3, hidden_sizes=[4], output_activation="softmax", loss="categorical_crossentropy"),
+         np.array([2, 0, 1, 1, 0])),  # class indices, one-hot encoded
+        (dict(output_size=2, hidden_sizes=[4], output_activation="softmax", loss="categorical_crossentropy"),
+         np.array([True, False, False, True, True])),  # booleans as classes 0 and 1
+    ],
+    ids=["int-labels", "class-indices", "bool-classes"],
+)
+def test_gradients_through_the_api_match_finite_differences_of_get_loss(backend, kwargs, y):
+    x = np.random.default_rng(5).normal(size=(5, 2))
+    net = NeuralNetwork(input_size=2, **kwargs, seed=2, dtype="float64", backend=backend.name)
+    grads = [(backend.to_numpy(dW), backend.to_numpy(db)) for dW, db in net.backward(x, y)]
+    host = [(backend.to_numpy(W), backend.to_numpy(b)) for W, b in net.params]
+    eps = 1e-6
+    for layer in range(len(host)):
+        for which in (0, 1):
+            numeric = np.zeros_like(host[layer][which])
+            for index in np.ndindex(numeric.shape):
+                losses = []
+                for step in (eps, -eps):
+                    shifted = [(W.copy(), b.copy()) for W, b in host]
+                    shifted[layer][which][index] += step
+                    net.params = shifted
+                    losses.append(float(net.get_loss(x, y)))
+                numeric[index] = (losses[0] - losses[1]) / (2 * eps)
+            np.testing.assert_allclose(grads[layer][which], numeric, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", True])
+def test_bad_seeds_are_refused(seed):
+    with pytest.raises(ValueError, match=f"seed must be None or a non-negative integer; received {seed!r}"):
+        NeuralNetwork(2, 1, [3], seed=seed)
+
+
+def test_host_data_is_cast_before_it_travels():
+    # array_api_strict has no float16: a float16 NumPy x must reach it as float32.
+    pytest.importorskip("array_api_strict")
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0, backend="array_api_strict")
+    reference = NeuralNetwork(2, 1, [5, 3], seed=0, backend="numpy")
+    np.testing.assert_allclose(
+        float(net.get_loss(x.astype(np.float16), y)), float(reference.get_loss(x, y)), rtol=1e-6
+    )
