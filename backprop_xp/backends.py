@@ -115,6 +115,9 @@ def _load_torch(suffix: str) -> tuple[Namespace, Device, str]:
     i = int(index or 0)
     if i >= n:
         raise _NoGPU(f"torch {torch.__version__} sees {n} CUDA device(s)")
+    # Full float32 matmuls (no TF32), as on every other backend. torch's own
+    # default, asked for explicitly; a global torch setting.
+    torch.set_float32_matmul_precision("highest")
     return xp, torch.device("cuda", i), f"torch:cuda:{i}"
 
 
