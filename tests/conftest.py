@@ -85,6 +85,31 @@ def on_backend(backend, params, *arrays, dtype="float64"):
     return (moved, *(backend.from_numpy(np.asarray(a, dtype=dtype)) for a in arrays))
 
 
+def numeric_gradient(f, at, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of a scalar function ``f`` of one float64 array.
+
+    ``f`` is called with a copy of ``at`` shifted by ``+-eps`` at one index at a time.
+    """
+    point = np.array(at, dtype=np.float64)
+    grad = np.empty_like(point)
+    for index in np.ndindex(point.shape):
+        saved = point[index]
+        point[index] = saved + eps
+        up = float(f(point))
+        point[index] = saved - eps
+        down = float(f(point))
+        point[index] = saved
+        grad[index] = (up - down) / (2 * eps)
+    return grad
+
+
+def with_param(params, layer: int, which: int, value):
+    """``params`` with ``W`` (``which=0``) or ``b`` (``which=1``) of one layer replaced."""
+    pair = list(params[layer])
+    pair[which] = value
+    return [*params[:layer], tuple(pair), *params[layer + 1:]]
+
+
 def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None):
     """Check namespace, device, dtype and shape of a backend array, then its
     values against a NumPy array: ``||actual - expected|| <= rtol * ||expected|| + atol``."""

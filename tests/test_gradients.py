@@ -11,7 +11,7 @@ import pytest
 from backprop_xp import Architecture, equations, get_backend
 from backprop_xp.losses import LOSSES
 from backprop_xp.reference import per_element_gradients, per_sample_gradients, sample_gradients
-from conftest import architectures, assert_grads_close, make_problem, on_backend
+from conftest import architectures, assert_grads_close, make_problem, numeric_gradient, on_backend, with_param
 
 FD_RTOL = 1e-6
 EPS = 1e-6
@@ -19,28 +19,18 @@ EPS = 1e-6
 
 def _loss(arch, params, X, Y) -> float:
     xp = get_backend("numpy").xp
-    A_L = equations.forward(params, X, arch, xp=xp)[-1]
-    return float(LOSSES[arch.loss](A_L, Y, xp))
+    return float(LOSSES[arch.loss](equations.forward(params, X, arch, xp=xp)[-1], Y, xp))
 
 
 def finite_difference_gradients(arch, params, X, Y):
     """Central differences of the loss, one parameter at a time, in float64."""
-    grads = []
-    for W, b in params:
-        pair = []
-        for array in (W, b):
-            g = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                saved = array[index]
-                array[index] = saved + EPS
-                up = _loss(arch, params, X, Y)
-                array[index] = saved - EPS
-                down = _loss(arch, params, X, Y)
-                array[index] = saved
-                g[index] = (up - down) / (2 * EPS)
-            pair.append(g)
-        grads.append(tuple(pair))
-    return grads
+    return [
+        tuple(
+            numeric_gradient(lambda value: _loss(arch, with_param(params, layer, which, value), X, Y), array, EPS)
+            for which, array in enumerate(pair)
+        )
+        for layer, pair in enumerate(params)
+    ]
 
 
 @functools.lru_cache(maxsize=None)

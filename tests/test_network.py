@@ -8,6 +8,7 @@ import pytest
 
 from backprop_xp import NeuralNetwork, equations, five_points, get_backend, train
 from backprop_xp.architecture import Architecture
+from conftest import numeric_gradient, with_param
 
 
 def snapshot(net):
@@ -286,18 +287,14 @@ def test_gradients_through_the_api_match_finite_differences_of_get_loss(backend,
     net = NeuralNetwork(input_size=2, **kwargs, seed=2, dtype="float64", backend=backend.name)
     grads = [(backend.to_numpy(dW), backend.to_numpy(db)) for dW, db in net.backward(x, y)]
     host = [(backend.to_numpy(W), backend.to_numpy(b)) for W, b in net.params]
-    eps = 1e-6
-    for layer in range(len(host)):
-        for which in (0, 1):
-            numeric = np.zeros_like(host[layer][which])
-            for index in np.ndindex(numeric.shape):
-                losses = []
-                for step in (eps, -eps):
-                    shifted = [(W.copy(), b.copy()) for W, b in host]
-                    shifted[layer][which][index] += step
-                    net.params = shifted
-                    losses.append(float(net.get_loss(x, y)))
-                numeric[index] = (losses[0] - losses[1]) / (2 * eps)
+
+    def loss_at(layer, which, value):
+        net.params = with_param(host, layer, which, value)
+        return net.get_loss(x, y)
+
+    for layer, pair in enumerate(host):
+        for which, array in enumerate(pair):
+            numeric = numeric_gradient(lambda value: loss_at(layer, which, value), array)
             np.testing.assert_allclose(grads[layer][which], numeric, rtol=1e-6, atol=1e-10)
 
 

@@ -15,7 +15,7 @@ from backprop_xp.initializers import INITIALIZERS
 from backprop_xp.losses import COMPATIBLE_OUTPUTS, LOSS_GRADIENTS, LOSSES, OUTPUT_DELTAS
 from backprop_xp.reference.per_element import LOSS_PARTIAL, UNIT_ACTIVATION, UNIT_DERIVATIVE
 from backprop_xp.reference.per_sample import ACTIVATION, JACOBIAN, LOSS_GRADIENT
-from conftest import assert_close
+from conftest import assert_close, numeric_gradient
 
 xp = get_backend("numpy").xp
 
@@ -46,13 +46,7 @@ def test_derivative_from_the_output_is_the_vector_jacobian_product(name):
     rng = np.random.default_rng(1)
     Z, dA = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     A = ACTIVATIONS[name](Z, xp)
-    eps = 1e-6
-    numeric = np.empty_like(Z)
-    for index in np.ndindex(Z.shape):
-        up, down = Z.copy(), Z.copy()
-        up[index] += eps
-        down[index] -= eps
-        numeric[index] = np.sum(dA * (ACTIVATIONS[name](up, xp) - ACTIVATIONS[name](down, xp))) / (2 * eps)
+    numeric = numeric_gradient(lambda Z: np.sum(dA * ACTIVATIONS[name](Z, xp)), Z)
     np.testing.assert_allclose(DERIVATIVES[name](A, dA, xp), numeric, rtol=1e-7, atol=1e-9)
 
 
@@ -61,13 +55,7 @@ def test_loss_gradient_matches_finite_differences(name):
     rng = np.random.default_rng(2)
     A = rng.uniform(0.05, 0.95, size=(4, 3))
     Y = rng.dirichlet(np.ones(3), size=4) if name == "categorical_crossentropy" else rng.uniform(size=(4, 3))
-    eps = 1e-7
-    numeric = np.empty_like(A)
-    for index in np.ndindex(A.shape):
-        up, down = A.copy(), A.copy()
-        up[index] += eps
-        down[index] -= eps
-        numeric[index] = (LOSSES[name](up, Y, xp) - LOSSES[name](down, Y, xp)) / (2 * eps)
+    numeric = numeric_gradient(lambda A: LOSSES[name](A, Y, xp), A, eps=1e-7)
     np.testing.assert_allclose(LOSS_GRADIENTS[name](A, Y, xp), numeric, rtol=1e-6)
 
 
