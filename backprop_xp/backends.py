@@ -45,7 +45,7 @@ class Backend:
         return _LIBRARIES[self.library].from_numpy(self.xp, host, self.device, copy)
 
     def to_numpy(self, array: Array) -> np.ndarray:
-        """Copy an array of this backend to the host, as NumPy."""
+        """An array of this backend as a NumPy array on the host (a CPU backend's may share memory)."""
         return _LIBRARIES[self.library].to_numpy(array)
 
 

@@ -166,7 +166,7 @@ class NeuralNetwork:
             raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
         self._descend(learning_rate)
 
-    # --- on checked arrays (train() calls these once per epoch) --------------
+    # --- on checked arrays (train calls these once per epoch) ------------
 
     def _backpropagate(self, X: Array, Y: Array) -> Array:
         """Store the gradients on a batch; return its loss (from the same forward pass)."""
@@ -178,7 +178,7 @@ class NeuralNetwork:
     def _descend(self, learning_rate: float) -> None:
         self._params = equations.sgd_update(self._params, self._grads, learning_rate)
 
-    # --- input checks ----------------------------------------------------------
+    # --- conversions and checks -------------------------------------------
 
     def _squeeze(self, A_L: Array) -> Array:
         if self.output_size == 1:
@@ -207,14 +207,14 @@ class NeuralNetwork:
         xp = self.backend.xp
         class_labels = self.architecture.loss == "categorical_crossentropy"
         Y = to_backend(y, self.backend, name="y", dtype=self.dtype, keep_integers=class_labels)
-        expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
-        if class_labels:
-            expected += f" or integer class labels of shape ({n},)"
         if Y.shape == (n,) and k == 1:
             Y = xp.reshape(Y, (n, 1))
         if not xp.isdtype(Y.dtype, "real floating"):  # integer or boolean, kept for class labels
             Y = self._one_hot(Y) if Y.shape == (n,) else xp.astype(Y, getattr(xp, self.dtype))
         if tuple(Y.shape) != (n, k):
+            expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
+            if class_labels:
+                expected += f" or integer class labels of shape ({n},)"
             raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
         return X, Y
 
@@ -262,6 +262,8 @@ def train(
     losses : 1-D array of length ``epochs``
         The loss at the start of each epoch, on the network's backend.
     """
+    if not isinstance(net, NeuralNetwork):
+        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
     epochs, lr = check_epochs(epochs), check_learning_rate(lr)
     X, Y = net._batch(x, y)  # checked and moved once, not once per epoch
     losses = []
