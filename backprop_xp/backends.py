@@ -15,6 +15,7 @@ import functools
 import importlib
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -96,7 +97,8 @@ def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
 def _strict_devices() -> list[str]:
     import array_api_strict as xp
 
-    return [str(d) for d in xp.__array_namespace_info__().devices()]
+    # Device('CPU_DEVICE') -> CPU_DEVICE, for a readable table.
+    return [re.sub(r"^.*Device\('(.*)'\)$", r"\1", str(d)) for d in xp.__array_namespace_info__().devices()]
 
 
 # --- torch -----------------------------------------------------------------

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _backends() -> int:
     rows = describe_backends()
-    columns = ("backend", "status", "version", "devices", "names")
+    columns = ("backend", "version", "devices", "names", "status")
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for row in rows:

@@ -156,27 +156,27 @@ class NeuralNetwork:
         list of (dW, db)
             In layer order, each the shape of its ``(W, b)``.
         """
-        self._backpropagate(*self._batch(x, y))
-        return list(self._grads)
+        _, grads = self._backpropagate(*self._batch(x, y))
+        return list(grads)
 
     def apply_gradients(self, learning_rate: float) -> None:
         """Take one gradient-descent step with the gradients of the last :meth:`backward`."""
         learning_rate = check_learning_rate(learning_rate)
         if self._grads is None:
             raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
-        self._descend(learning_rate)
+        self._descend(self._grads, learning_rate)
 
     # --- on checked arrays (train calls these once per epoch) ------------
 
-    def _backpropagate(self, X: Array, Y: Array) -> Array:
-        """Store the gradients on a batch; return its loss (from the same forward pass)."""
+    def _backpropagate(self, X: Array, Y: Array) -> tuple[Array, Params]:
+        """The loss on a batch and its gradients, from one forward pass; the gradients are stored."""
         loss, self._grads = equations.loss_and_gradients(
             self._params, X, Y, self.architecture, xp=self.backend.xp
         )
-        return loss
+        return loss, self._grads
 
-    def _descend(self, learning_rate: float) -> None:
-        self._params = equations.sgd_update(self._params, self._grads, learning_rate)
+    def _descend(self, grads: Params, learning_rate: float) -> None:
+        self._params = equations.sgd_update(self._params, grads, learning_rate)
 
     # --- conversions and checks -------------------------------------------
 
@@ -268,8 +268,8 @@ def train(
     X, Y = net._batch(x, y)  # checked and moved once, not once per epoch
     losses = []
     for epoch in range(1, epochs + 1):
-        loss = net._backpropagate(X, Y)
-        net._descend(lr)
+        loss, grads = net._backpropagate(X, Y)
+        net._descend(grads, lr)
         losses.append(loss)
         if callback is not None:
             callback(epoch, loss)

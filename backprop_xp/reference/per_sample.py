@@ -71,13 +71,13 @@ def sample_gradients(
 
     # Backward.
     delta = JACOBIAN[arch.activations[-1]](zs[-1]).T @ LOSS_GRADIENT[arch.loss](a, y, n_samples)
-    grads = [None] * len(params)
+    grads = []
     for layer in reversed(range(len(params))):
-        grads[layer] = (np.outer(activations[layer], delta), delta)
+        grads.append((np.outer(activations[layer], delta), delta))
         if layer > 0:
             W = params[layer][0]
             delta = JACOBIAN[arch.activations[layer - 1]](zs[layer - 1]).T @ (W @ delta)
-    return grads
+    return grads[::-1]
 
 
 def gradients(
