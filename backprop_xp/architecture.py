@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .losses import COMPATIBLE_OUTPUTS, LOSSES
@@ -31,7 +31,7 @@ class Architecture:
         cls,
         input_size: int,
         output_size: int,
-        hidden_sizes: Sequence[int],
+        hidden_sizes: Iterable[int],
         hidden_activation: str = "tanh",
         output_activation: str = "sigmoid",
         loss: str = "mse",
@@ -39,11 +39,12 @@ class Architecture:
         """Check every argument and return the architecture they describe."""
         _check_size("input_size", input_size)
         _check_size("output_size", output_size)
-        if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
+        if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Iterable):
             raise TypeError(
                 "hidden_sizes must be a list of positive integers, e.g. [5, 3]; "
                 f"received {type(hidden_sizes).__name__} {hidden_sizes!r}."
             )
+        hidden_sizes = list(hidden_sizes)
         for i, size in enumerate(hidden_sizes):
             _check_size(f"hidden_sizes[{i}]", size)
         _check_name("hidden activation", hidden_activation, HIDDEN_ACTIVATIONS)
@@ -71,7 +72,7 @@ class Architecture:
 
 def check_dtype(dtype: object) -> str:
     """Return ``dtype`` if it names a supported float dtype, else raise."""
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}. Expected one of: {', '.join(DTYPES)}.")
     return dtype  # type: ignore[return-value]
 

@@ -1,12 +1,13 @@
 """The one place that names array libraries: a table from backend names to
 lazily imported Array API namespaces and devices.
 
-A backend is chosen by name at the edges only (the ``backend=`` argument, the
-``BACKPROP_XP_BACKEND`` environment variable, ``--backend`` on the command
-line, the test fixtures). Names are ``LIBRARY`` or ``LIBRARY:DEVICE``:
-``numpy``, ``torch``, ``torch:cuda``, ``torch:cuda:1``, ``cupy``, ``cupy:1``,
-``jax``, ``jax:gpu``, ``array_api_strict``. Nothing is imported until it is
-asked for, so ``import backprop_xp`` pulls in no GPU library.
+A backend is chosen by name at the edges only (the ``backend=`` argument and
+``--backend`` on the command line, else the ``BACKPROP_XP_BACKEND``
+environment variable, and the test fixtures). A name is ``LIBRARY`` or
+``LIBRARY:DEVICE``: ``numpy``, ``torch``, ``torch:cuda``, ``torch:cuda:1``,
+``cupy``, ``cupy:1``, ``jax``, ``jax:gpu``, ``array_api_strict``. Nothing is
+imported until it is asked for, so ``import backprop_xp`` pulls in no GPU
+library.
 """
 
 from __future__ import annotations
@@ -49,35 +50,46 @@ class Backend:
         """An array of this backend as a NumPy array on the host (a CPU backend's may share memory)."""
         return _LIBRARIES[self.library].to_numpy(array)
 
-
-@dataclass(frozen=True)
-class _Library:
-    module: str  # the top-level module, checked without importing it
-    install: str  # the command that installs it
-    gpu_hint: str  # what to do when it sees no GPU
-    names: tuple[str, ...]  # the backend names it answers to, for messages
-    load: Callable[[str], tuple[Namespace, Device, str]]  # suffix -> xp, device, canonical name
-    devices: Callable[[], list[str]]
-    to_numpy: Callable[[Array], np.ndarray] = np.asarray
-    from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = (
-        lambda xp, host, device, copy: xp.asarray(host, device=device, copy=copy)
-    )
+    def plain(self, array: Array) -> Array:
+        """The array as plain data: torch's autograd history dropped, others unchanged."""
+        return _LIBRARIES[self.library].plain(array)
 
 
 class _NoGPU(Exception):
     """Raised by a loader when the device asked for is not present."""
 
 
-def _bad_suffix(library: str, suffix: str) -> ValueError:
-    return _unknown(f"{library}:{suffix}")
+def _asarray(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
+    return xp.asarray(host, device=device, copy=copy)
+
+
+def _unchanged(array: Array) -> Array:
+    return array
+
+
+@dataclass(frozen=True)
+class _Library:
+    """What the table knows of one array library."""
+
+    module: str  # the top-level module, checked without importing it
+    names: tuple[str, ...]  # the backend names it answers to, for messages
+    suffixes: str  # a regular expression for the part of a name after "LIBRARY:"
+    load: Callable[[str], tuple[Namespace, Device, str]]  # valid suffix -> xp, device, canonical name
+    devices: Callable[[], list[str]]  # for `backprop-xp backends`
+    install: str  # the command that installs it
+    gpu_hint: str = ""  # what to do when it sees no GPU
+    to_numpy: Callable[[Array], np.ndarray] = np.asarray
+    from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
+    plain: Callable[[Array], Array] = _unchanged
+
+
+_NO_GPU_HINT = "check that nvidia-smi lists a GPU"
 
 
 # --- numpy -----------------------------------------------------------------
 
 
 def _load_numpy(suffix: str) -> tuple[Namespace, Device, str]:
-    if suffix:
-        raise _bad_suffix("numpy", suffix)
     import array_api_compat.numpy as xp
 
     return xp, "cpu", "numpy"
@@ -87,8 +99,6 @@ def _load_numpy(suffix: str) -> tuple[Namespace, Device, str]:
 
 
 def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
-    if suffix:
-        raise _bad_suffix("array_api_strict", suffix)
     import array_api_strict as xp
 
     return xp, xp.__array_namespace_info__().default_device(), "array_api_strict"
@@ -110,15 +120,12 @@ def _load_torch(suffix: str) -> tuple[Namespace, Device, str]:
 
     if suffix in ("", "cpu"):
         return xp, torch.device("cpu"), "torch"
-    kind, _, index = suffix.partition(":")
-    if kind != "cuda" or not (index == "" or index.isdigit()):
-        raise _bad_suffix("torch", suffix)
+    i = int(suffix.partition(":")[2] or 0)  # "cuda" or "cuda:N"
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    i = int(index or 0)
     if i >= n:
         raise _NoGPU(f"torch {torch.__version__} sees {n} CUDA device(s)")
-    # Full float32 matmuls (no TF32), as on every other backend. torch's own
-    # default, asked for explicitly; a global torch setting.
+    # Full float32 matmuls (no TF32), as on every other backend: torch's own
+    # default, asked for explicitly. A global torch setting.
     torch.set_float32_matmul_precision("highest")
     return xp, torch.device("cuda", i), f"torch:cuda:{i}"
 
@@ -134,6 +141,12 @@ def _torch_to_numpy(array: Array) -> np.ndarray:
     return array.detach().cpu().numpy()
 
 
+def _torch_plain(array: Array) -> Array:
+    # A tensor that requires grad would make torch record every step of
+    # training into one ever-growing graph.
+    return array.detach() if array.requires_grad else array
+
+
 # --- cupy ------------------------------------------------------------------
 
 
@@ -147,8 +160,6 @@ def _cupy_device_count() -> int:
 
 
 def _load_cupy(suffix: str) -> tuple[Namespace, Device, str]:
-    if suffix and not suffix.isdigit():
-        raise _bad_suffix("cupy", suffix)
     import array_api_compat.cupy as xp
     import cupy
 
@@ -176,8 +187,6 @@ def _cupy_to_numpy(array: Array) -> np.ndarray:
 
 
 def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
-    if suffix not in ("", "cpu", "gpu"):
-        raise _bad_suffix("jax", suffix)
     import jax
     import jax.numpy as xp
 
@@ -193,16 +202,6 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
     return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
 
 
-def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
-    if host.dtype == np.float64:
-        import jax
-
-        # JAX silently makes float32 of float64 data unless 64-bit mode is on:
-        # switch it on (a global JAX setting) the first time float64 is asked for.
-        jax.config.update("jax_enable_x64", True)
-    return xp.asarray(host, device=device, copy=copy)
-
-
 def _jax_devices() -> list[str]:
     import jax
 
@@ -215,29 +214,42 @@ def _jax_devices() -> list[str]:
     return found
 
 
-_NO_GPU_HINT = "check that nvidia-smi lists a GPU"
+def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
+    if host.dtype == np.float64:
+        import jax
+
+        # JAX silently makes float32 of float64 data unless 64-bit mode is on:
+        # switch it on (a global JAX setting) the first time float64 is asked for.
+        jax.config.update("jax_enable_x64", True)
+    return xp.asarray(host, device=device, copy=copy)
+
+
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
-        "numpy", "pip install numpy", "", ("numpy",), _load_numpy, lambda: ["cpu"],
+        module="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
+        install="pip install numpy",
     ),
     "torch": _Library(
-        "torch", 'pip install "backprop-xp[torch]"',
-        f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
-        ("torch", "torch:cuda", "torch:cuda:N"), _load_torch, _torch_devices, _torch_to_numpy,
+        module="torch", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
+        load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
+        gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
+        to_numpy=_torch_to_numpy, plain=_torch_plain,
     ),
     "cupy": _Library(
-        "cupy", "pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
-        f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
-        ("cupy", "cupy:N"), _load_cupy, _cupy_devices, _cupy_to_numpy,
+        module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
+        install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
+        gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
+        to_numpy=_cupy_to_numpy,
     ),
     "jax": _Library(
-        "jax", 'pip install "backprop-xp[jax]"',
-        f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
-        ("jax", "jax:gpu"), _load_jax, _jax_devices, from_numpy=_jax_from_numpy,
+        module="jax", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
+        install='pip install "backprop-xp[jax]"',
+        gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
+        from_numpy=_jax_from_numpy,
     ),
     "array_api_strict": _Library(
-        "array_api_strict", 'pip install "backprop-xp[strict]"', "", ("array_api_strict",),
-        _load_strict, _strict_devices,
+        module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
+        devices=_strict_devices, install='pip install "backprop-xp[strict]"',
     ),
 }
 
@@ -254,13 +266,6 @@ def _available_hint() -> str:
     return f"Available here: {', '.join(installed_libraries())}."
 
 
-def _unknown(name: str) -> ValueError:
-    return ValueError(
-        f"Unknown backend {name!r}. Expected one of: {', '.join(NAME_FORMS)}. "
-        + _available_hint()
-    )
-
-
 def default_backend_name() -> str:
     """The backend named by ``BACKPROP_XP_BACKEND``, or ``"numpy"`` when unset."""
     return os.environ.get(ENV_VAR, "").strip() or DEFAULT
@@ -268,6 +273,8 @@ def default_backend_name() -> str:
 
 def get_backend(name: str | None = None) -> Backend:
     """Load the backend of the given name (``None``: :func:`default_backend_name`).
+
+    Names are case-insensitive. A backend is loaded once and then reused.
 
     Raises
     ------
@@ -281,15 +288,17 @@ def get_backend(name: str | None = None) -> Backend:
         name = default_backend_name()
     if not isinstance(name, str):
         raise TypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
-    return _load(name.strip())
+    return _load(name.strip().lower())
 
 
 @functools.lru_cache(maxsize=None)
 def _load(name: str) -> Backend:
-    library, _, suffix = name.partition(":")
+    library, colon, suffix = name.partition(":")
     lib = _LIBRARIES.get(library)
-    if lib is None:
-        raise _unknown(name)
+    if lib is None or (colon and not (suffix and re.fullmatch(lib.suffixes, suffix))):
+        raise ValueError(
+            f"Unknown backend {name!r}. Expected one of: {', '.join(NAME_FORMS)}. {_available_hint()}"
+        )
     if importlib.util.find_spec(lib.module) is None:
         raise BackendUnavailableError(
             f"Backend {name!r} needs {lib.module}, which is not installed here. "
@@ -301,8 +310,6 @@ def _load(name: str) -> Backend:
         raise BackendUnavailableError(
             f"Backend {name!r} needs a GPU, but {exc}: {lib.gpu_hint}. {_available_hint()}"
         ) from None
-    except ValueError:  # a device suffix this library does not know
-        raise
     except Exception as exc:  # a library that is installed but broken
         raise BackendUnavailableError(
             f"Backend {name!r} failed to load ({type(exc).__name__}: {exc}). {_available_hint()}"
@@ -311,28 +318,27 @@ def _load(name: str) -> Backend:
 
 
 def describe_backends() -> list[dict[str, Any]]:
-    """One row per library of the table: whether it imports, version, devices."""
+    """One row per library of the table: version, devices, names, status."""
     rows = []
     for library, lib in _LIBRARIES.items():
-        row: dict[str, Any] = {"backend": library, "names": ", ".join(lib.names)}
+        row: dict[str, Any] = {"backend": library, "names": ", ".join(lib.names), "version": "", "devices": ""}
         if importlib.util.find_spec(lib.module) is None:
-            row.update(version="", devices="", status=f"not installed: {lib.install}")
-            rows.append(row)
-            continue
-        try:
-            module = importlib.import_module(lib.module)
-            row.update(
-                version=getattr(module, "__version__", "?"),
-                devices=", ".join(lib.devices()) or "none",
-                status="ok",
-            )
-        except Exception as exc:  # installed but broken: report it, keep listing
-            row.update(version="", devices="", status=f"fails to load: {type(exc).__name__}: {exc}")
+            row["status"] = f"not installed: {lib.install}"
+        else:
+            try:
+                module = importlib.import_module(lib.module)
+                row.update(
+                    version=getattr(module, "__version__", "?"),
+                    devices=", ".join(lib.devices()) or "none",
+                    status="ok",
+                )
+            except Exception as exc:  # installed but broken: report it, keep listing
+                row["status"] = f"fails to load: {type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
 
 
 def library_of(array: Any) -> str:
-    """A short name for the library an object comes from, for messages."""
+    """A short name for the library an array comes from, for messages."""
     root = type(array).__module__.split(".")[0]
-    return {"jaxlib": "jax", "builtins": type(array).__name__}.get(root, root)
+    return "jax" if root == "jaxlib" else root

@@ -2,7 +2,8 @@
 
 ``backprop-xp backends`` tells which backends run here; ``backprop-xp train``
 trains the lab's network (2-5-3-1, tanh/sigmoid, MSE, lr 0.25, 2500 epochs) on
-the five-point data and prints the loss as it falls.
+the five-point data and prints the loss as it falls. With a softmax output the
+network gets one output unit per class (two) and one-hot targets.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import sys
 import time
 from typing import Sequence
+
+import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .architecture import DTYPES
@@ -65,8 +68,12 @@ def _train(args: argparse.Namespace) -> int:
     check_epochs(args.epochs)
     check_learning_rate(args.lr)
     x, y = five_points()
+    # A softmax output needs a unit per class: two classes, one-hot targets.
+    classes = args.output_activation == "softmax"
+    if classes:
+        y = np.eye(2)[y]
     net = NeuralNetwork(
-        x.shape[1], 1, args.hidden,
+        x.shape[1], 2 if classes else 1, args.hidden,
         hidden_activation=args.hidden_activation, output_activation=args.output_activation,
         loss=args.loss, init=args.init, dtype=args.dtype, seed=args.seed, backend=args.backend,
     )

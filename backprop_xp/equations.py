@@ -106,6 +106,12 @@ def loss_and_gradients(
     grads : list of (dW, db), in layer order
     """
     xp = xp or array_namespace(X, Y)
+    if tuple(Y.shape) != (X.shape[0], arch.sizes[-1]):
+        # Checked because a (n,) Y would silently broadcast against (n, 1).
+        raise ValueError(
+            f"Y must have shape {(X.shape[0], arch.sizes[-1])}, the network's output; "
+            f"received shape {tuple(Y.shape)}."
+        )
     activations = forward(params, X, arch, xp=xp)
     A_L = activations[-1]
     loss = LOSSES[arch.loss](A_L, Y, xp)

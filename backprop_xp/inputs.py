@@ -56,10 +56,10 @@ def to_backend(
         )
     if array_namespace(value) is not xp:
         own = "a NumPy array or a nested list" if backend.library == "numpy" else (
-            f"a {backend.library} array, a NumPy array or a nested list"
+            f"an array of {backend.library}, a NumPy array or a nested list"
         )
         raise TypeError(
-            f"{name} is a {library_of(value)} array, but this network runs on {backend.name!r}. "
+            f"{name} is an array of {library_of(value)}, but this network runs on {backend.name!r}. "
             f"Pass {own}, or create the network with backend={library_of(value)!r}."
         )
     if device(value) != backend.device:
@@ -67,6 +67,7 @@ def to_backend(
             f"{name} is on device {device(value)}, but this network runs on {backend.device}. "
             "Move it there first: backprop_xp copies nothing between devices by itself."
         )
+    value = backend.plain(value)
     if keep_integers and xp.isdtype(value.dtype, ("bool", "integral")):
         return xp.asarray(value, copy=True) if copy else value
     if not xp.isdtype(value.dtype, ("bool", "integral", "real floating")):

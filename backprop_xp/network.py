@@ -8,7 +8,7 @@ its backend (:mod:`inputs`), and checks everything before it changes anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from . import equations
 from .architecture import Architecture, check_dtype
@@ -49,7 +49,7 @@ class NeuralNetwork:
         self,
         input_size: int,
         output_size: int,
-        hidden_sizes: Sequence[int],
+        hidden_sizes: Iterable[int],
         *,
         hidden_activation: str = "tanh",
         output_activation: str = "sigmoid",
@@ -63,7 +63,6 @@ class NeuralNetwork:
             input_size, output_size, hidden_sizes, hidden_activation, output_activation, loss
         )
         self.dtype = check_dtype(dtype)
-        self.init = init
         host_params = initial_params(self.architecture.sizes, init, seed, self.dtype)
         self.backend = get_backend(backend)
         self._params = [(self.backend.from_numpy(W), self.backend.from_numpy(b)) for W, b in host_params]
@@ -87,7 +86,7 @@ class NeuralNetwork:
         arch = self.architecture
         return (
             f"NeuralNetwork({'-'.join(map(str, arch.sizes))}, "
-            f"activations={'/'.join(dict.fromkeys(arch.activations))}, loss={arch.loss!r}, "
+            f"activations={'/'.join(arch.activations)}, loss={arch.loss!r}, "
             f"dtype={self.dtype!r}, backend={self.backend.name!r})"
         )
 
@@ -97,8 +96,10 @@ class NeuralNetwork:
     def params(self) -> Params:
         """The ``(W, b)`` pairs, ``W`` of shape (n_in, n_out), in layer order.
 
-        Assigning replaces all of them at once (arrays of this backend or NumPy
-        arrays, cast to the network's dtype) and forgets stored gradients.
+        The arrays are the network's own: changing one in place changes the
+        network. Assigning replaces all of them at once with copies (of arrays
+        of this backend or NumPy arrays, cast to the network's dtype) and
+        forgets stored gradients.
         """
         return list(self._params)
 
@@ -144,7 +145,7 @@ class NeuralNetwork:
 
     def get_loss(self, x: Any, y: Any) -> Array:
         """The loss on a batch, as a 0-d array of the network's backend."""
-        X, Y = self._batch(x, y)
+        X, Y = self.as_arrays(x, y)
         A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
         return LOSSES[self.architecture.loss](A_L, Y, self.backend.xp)
 
@@ -156,7 +157,7 @@ class NeuralNetwork:
         list of (dW, db)
             In layer order, each the shape of its ``(W, b)``.
         """
-        _, grads = self._backpropagate(*self._batch(x, y))
+        _, grads = self._backpropagate(*self.as_arrays(x, y))
         return list(grads)
 
     def apply_gradients(self, learning_rate: float) -> None:
@@ -165,6 +166,32 @@ class NeuralNetwork:
         if self._grads is None:
             raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
         self._descend(self._grads, learning_rate)
+
+    def as_arrays(self, x: Any, y: Any) -> tuple[Array, Array]:
+        """Check a batch and return it as the functional core takes it.
+
+        Returns
+        -------
+        X : array of shape (n_samples, input_size)
+        Y : array of shape (n_samples, output_size)
+            Both of the network's backend, device and dtype; labels of shape
+            (n_samples,) reshaped, class labels one-hot encoded.
+        """
+        X = self._features(x)
+        n, k = X.shape[0], self.output_size
+        xp = self.backend.xp
+        class_labels = self.architecture.loss == "categorical_crossentropy"
+        Y = to_backend(y, self.backend, name="y", dtype=self.dtype, keep_integers=class_labels)
+        if Y.shape == (n,) and k == 1:
+            Y = xp.reshape(Y, (n, 1))
+        if not xp.isdtype(Y.dtype, "real floating"):  # integer or boolean, kept for class labels
+            Y = self._one_hot(Y) if Y.shape == (n,) else xp.astype(Y, getattr(xp, self.dtype))
+        if tuple(Y.shape) != (n, k):
+            expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
+            if class_labels:
+                expected += f" or integer class labels of shape ({n},)"
+            raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
+        return X, Y
 
     # --- on checked arrays (train calls these once per epoch) ------------
 
@@ -200,35 +227,18 @@ class NeuralNetwork:
             )
         return X
 
-    def _batch(self, x: Any, y: Any) -> tuple[Array, Array]:
-        """Check a batch; return X and Y as float arrays of shapes (n, input_size), (n, output_size)."""
-        X = self._features(x)
-        n, k = X.shape[0], self.output_size
-        xp = self.backend.xp
-        class_labels = self.architecture.loss == "categorical_crossentropy"
-        Y = to_backend(y, self.backend, name="y", dtype=self.dtype, keep_integers=class_labels)
-        if Y.shape == (n,) and k == 1:
-            Y = xp.reshape(Y, (n, 1))
-        if not xp.isdtype(Y.dtype, "real floating"):  # integer or boolean, kept for class labels
-            Y = self._one_hot(Y) if Y.shape == (n,) else xp.astype(Y, getattr(xp, self.dtype))
-        if tuple(Y.shape) != (n, k):
-            expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
-            if class_labels:
-                expected += f" or integer class labels of shape ({n},)"
-            raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
-        return X, Y
-
     def _one_hot(self, labels: Array) -> Array:
         xp, k = self.backend.xp, self.output_size
-        if xp.isdtype(labels.dtype, "bool"):
-            labels = xp.astype(labels, xp.int32)
+        # As floats: one path for bool and every integer type (torch cannot
+        # reduce unsigned ones), exact for any valid label.
+        labels = xp.astype(labels, getattr(xp, self.dtype))
         low, high = int(xp.min(labels)), int(xp.max(labels))
         if low < 0 or high >= k:
             raise ValueError(
                 f"Class labels must lie in 0..{k - 1} for {k} outputs; received labels from {low} to {high}."
             )
         classes = xp.arange(k, dtype=labels.dtype, device=self.backend.device)
-        return xp.astype(labels[:, None] == classes, getattr(xp, self.dtype))
+        return xp.astype(labels[:, None] == classes, labels.dtype)
 
 
 def train(
@@ -264,8 +274,10 @@ def train(
     """
     if not isinstance(net, NeuralNetwork):
         raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
     epochs, lr = check_epochs(epochs), check_learning_rate(lr)
-    X, Y = net._batch(x, y)  # checked and moved once, not once per epoch
+    X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
     losses = []
     for epoch in range(1, epochs + 1):
         loss, grads = net._backpropagate(X, Y)

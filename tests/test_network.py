@@ -141,11 +141,11 @@ def test_bad_batches_are_refused_before_anything_changes(x, y, error, message):
 def test_arrays_of_another_library_are_refused_naming_both():
     torch = pytest.importorskip("torch")
     net = NeuralNetwork(2, 1, [5, 3], seed=0, backend="numpy")
-    with pytest.raises(TypeError, match=r"x is a torch array, but this network runs on 'numpy'.*backend='torch'"):
+    with pytest.raises(TypeError, match=r"x is an array of torch, but this network runs on 'numpy'. Pass a NumPy array or a nested list, or create the network with backend='torch'"):
         net.forward(torch.zeros(5, 2))
     strict = pytest.importorskip("array_api_strict")
     tnet = NeuralNetwork(2, 1, [5, 3], seed=0, backend="torch")
-    with pytest.raises(TypeError, match=r"x is a array_api_strict array, but this network runs on 'torch'"):
+    with pytest.raises(TypeError, match=r"x is an array of array_api_strict, but this network runs on 'torch'. Pass an array of torch, a NumPy array"):
         tnet.forward(strict.zeros((5, 2)))
 
 
@@ -192,6 +192,7 @@ def test_apply_gradients_before_backward_is_an_error():
         (dict(init="normal:-1"), ValueError, r"'normal:STD' needs a positive, finite standard deviation"),
         (dict(init="zeros:1"), ValueError, r"Initialiser 'zeros' takes no parameter"),
         (dict(dtype="float16"), ValueError, r"Unknown dtype 'float16'. Expected one of: float32, float64."),
+        (dict(dtype=np.dtype("float32")), ValueError, r"Unknown dtype dtype\('float32'\). Expected one of: float32, float64."),
         (dict(backend="tourch"), ValueError, r"Unknown backend 'tourch'. Expected one of: numpy, torch, torch:cuda"),
     ],
 )
@@ -253,7 +254,7 @@ def test_a_whole_step_compiles_with_jax_jit():
     backend = get_backend("jax")
     arch = Architecture.build(2, 1, [5, 3])
     net = NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="jax")
-    X, Y = net._batch(*five_points())
+    X, Y = net.as_arrays(*five_points())
     step = jax.jit(equations.sgd_step, static_argnames=("arch", "xp"))
     loss_jit, params_jit = step(net.params, X, Y, 0.25, arch, xp=backend.xp)
     loss, params = equations.sgd_step(net.params, X, Y, 0.25, arch)
@@ -313,3 +314,58 @@ def test_host_data_is_cast_before_it_travels():
     np.testing.assert_allclose(
         float(net.get_loss(x.astype(np.float16), y)), float(reference.get_loss(x, y)), rtol=1e-6
     )
+
+
+def test_hidden_sizes_may_be_any_iterable_of_integers():
+    for hidden in ((5, 3), np.array([5, 3]), [np.int64(5), np.int32(3)], range(5, 2, -2)):
+        assert NeuralNetwork(2, 1, hidden).hidden_sizes == [5, 3]
+
+
+def test_a_callback_that_is_not_callable_is_refused_before_training():
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    before = snapshot(net)
+    with pytest.raises(TypeError, match="callback must be callable as callback"):
+        train(x, y, net, 5, 0.1, callback=42)
+    assert_unchanged(net, before)
+    assert net.grads is None
+
+
+def test_torch_inputs_that_require_grad_are_used_as_plain_data():
+    torch = pytest.importorskip("torch")
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0, backend="torch")
+    X = torch.tensor(x, requires_grad=True)
+    net.params = [(torch.tensor(W.numpy(), requires_grad=True), b) for W, b in net.params]
+    _, losses = train(X, torch.tensor(y), net, 20, 0.25)
+    assert not losses.requires_grad
+    assert not any(W.requires_grad or b.requires_grad for W, b in net.params)
+    assert X.grad is None
+
+
+@pytest.mark.parametrize("dtype_name", ["uint8", "int16", "int32", "int64", "bool"])
+def test_class_labels_of_every_integer_type(backend, dtype_name):
+    x, _ = five_points()
+    labels = np.array([1, 0, 1, 1, 0])
+    net = NeuralNetwork(2, 2, [3], output_activation="softmax", loss="categorical_crossentropy", seed=0,
+                        backend=backend.name)
+    expected = float(net.get_loss(x, np.eye(2)[labels]))
+    native = backend.from_numpy(labels.astype(dtype_name))
+    assert float(net.get_loss(x, native)) == pytest.approx(expected, rel=1e-6)
+    assert float(net.get_loss(x, labels.astype(dtype_name))) == pytest.approx(expected, rel=1e-6)
+
+
+def test_repr_names_every_layer():
+    net = NeuralNetwork(2, 1, [5], hidden_activation="sigmoid")
+    assert repr(net) == "NeuralNetwork(2-5-1, activations=sigmoid/sigmoid, loss='mse', dtype='float32', backend='numpy')"
+
+
+def test_the_functional_core_refuses_targets_that_would_broadcast():
+    arch = Architecture.build(2, 1, [])
+    net = NeuralNetwork(2, 1, [], seed=0, dtype="float64")
+    x, y = five_points()
+    with pytest.raises(ValueError, match=r"Y must have shape \(5, 1\), the network's output; received shape \(5,\)"):
+        equations.loss_and_gradients(net.params, np.asarray(x, float), np.asarray(y, float), arch)
+    X, Y = net.as_arrays(x, y)
+    _, grads = equations.loss_and_gradients(net.params, X, Y, arch)
+    assert grads[0][0].shape == (2, 1)
