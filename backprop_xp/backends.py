@@ -1,5 +1,6 @@
-"""The one place that names array libraries: a table from backend names to
-lazily imported Array API namespaces and devices.
+"""A table from backend names to lazily imported Array API namespaces and
+devices: the one module that imports torch, CuPy or JAX (NumPy, the one
+required library, serves the host side everywhere).
 
 A backend is chosen by name at the edges only (the ``backend=`` argument and
 ``--backend`` on the command line, else the ``BACKPROP_XP_BACKEND``
