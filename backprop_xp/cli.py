@@ -20,7 +20,6 @@ from .architecture import DTYPES
 from .backends import ENV_VAR, NAME_FORMS, BackendUnavailableError, describe_backends
 from .datasets import five_points
 from .initializers import INITIALIZERS
-from .inputs import check_epochs, check_learning_rate
 from .losses import LOSSES
 from .network import NeuralNetwork, train
 
@@ -65,8 +64,6 @@ def _backends() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    check_epochs(args.epochs)
-    check_learning_rate(args.lr)
     x, y = five_points()
     # A softmax output needs a unit per class: two classes, one-hot targets.
     classes = args.output_activation == "softmax"
@@ -77,10 +74,11 @@ def _train(args: argparse.Namespace) -> int:
         hidden_activation=args.hidden_activation, output_activation=args.output_activation,
         loss=args.loss, init=args.init, dtype=args.dtype, seed=args.seed, backend=args.backend,
     )
-    print(f"{net}, lr {args.lr}, {args.epochs} epochs, seed {args.seed}, device {net.backend.device}")
     every = max(1, args.print_every)
 
     def report(epoch: int, loss) -> None:
+        if epoch == 1:  # printed here, once train() has accepted every setting
+            print(f"{net}, lr {args.lr}, {args.epochs} epochs, seed {args.seed}, device {net.backend.device}")
         if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
             print(f"epoch {epoch:6d}  loss {float(loss):.6f}", flush=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -161,3 +162,12 @@ def test_a_library_that_fails_to_import_is_reported_not_raised(monkeypatch):
         get_backend("broken")
     row = next(r for r in backends.describe_backends() if r["backend"] == "broken")
     assert row["status"] == "fails to load: RuntimeError: CUDA driver version is insufficient"
+
+
+def test_every_documented_name_form_passes_its_librarys_pattern():
+    # names (for people) and suffixes (for the parser) describe the same names.
+    for library, lib in backends._LIBRARIES.items():
+        for form in lib.names:
+            name, _, suffix = form.replace("N", "0").partition(":")
+            assert name == library
+            assert not suffix or re.fullmatch(lib.suffixes, suffix), form
