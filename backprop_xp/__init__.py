@@ -8,7 +8,9 @@ Importing this package imports no array library beyond NumPy.
 from .architecture import Architecture
 from .backends import Backend, BackendUnavailableError, get_backend
 from .datasets import five_points
-from .network import NeuralNetwork, train
+from .network import NeuralNetwork
+from .optimizers import OPTIMIZERS, Optimizer
+from .training import TrainingDiverged, train
 
 __version__ = "0.1.0"
 
@@ -17,6 +19,9 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "NeuralNetwork",
+    "OPTIMIZERS",
+    "Optimizer",
+    "TrainingDiverged",
     "five_points",
     "get_backend",
     "train",

@@ -339,6 +339,14 @@ def describe_backends() -> list[dict[str, Any]]:
     return rows
 
 
+def host_array(array: Array) -> np.ndarray:
+    """An array of any library in the table as a NumPy array on the host."""
+    lib = _LIBRARIES.get(library_of(array))
+    if lib is None:
+        raise TypeError(f"Cannot bring an array of {library_of(array)} to the host; expected one of: {', '.join(_LIBRARIES)}.")
+    return lib.to_numpy(array)
+
+
 def library_of(array: Any) -> str:
     """A short name for the library an array comes from, for messages."""
     root = type(array).__module__.split(".")[0]

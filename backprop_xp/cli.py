@@ -1,59 +1,152 @@
 """The ``backprop-xp`` command (also ``python -m backprop_xp``).
 
-``backprop-xp backends`` tells which backends run here; ``backprop-xp train``
-trains the lab's network (2-5-3-1, tanh/sigmoid, MSE, lr 0.25, 2500 epochs) on
-the five-point data and prints the loss as it falls. With a softmax output the
-network gets one output unit per class (two) and one-hot targets.
+- ``train``: train a network (by default the lab's: 2-5-3-1, tanh/sigmoid,
+  MSE, plain gradient descent, lr 0.25, 2500 epochs, on the five points, on
+  NumPy) and write its figures, metrics and checkpoint;
+- ``plot CHECKPOINT``: redraw a run's figures from its checkpoint;
+- ``sweep``: the lab's closing experiments, a grid of configurations and seeds;
+- ``gradcheck``: backprop against finite differences, layer by layer;
+- ``backends``: which backends run here.
+
+A user's mistake (a bad option, a missing file, a backend that is not
+installed) ends with status 2 and one line on stderr; a run whose loss
+diverges ends with status 1, as does a gradient check that fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import sys
-import time
-from typing import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
-
+from . import checkpoints
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .architecture import DTYPES
 from .backends import ENV_VAR, NAME_FORMS, BackendUnavailableError, describe_backends
-from .datasets import five_points
+from .datasets import DATASETS
 from .initializers import INITIALIZERS
 from .losses import LOSSES
-from .network import NeuralNetwork, train
+from .optimizers import OPTIMIZERS
+from .training import TrainingDiverged
+
+if TYPE_CHECKING:
+    from .experiment import RunConfig
+
+PROG = "backprop-xp"
+
+
+# --- options ------------------------------------------------------------------
+
+
+def _hidden_spec(text: str) -> tuple[int, ...]:
+    """``"5,3"`` -> (5, 3); ``"none"`` -> () (for sweep's list of architectures)."""
+    if text.strip().lower() in ("none", ""):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected hidden sizes such as 5,3 (or none); received {text!r}"
+        ) from None
+
+
+def _add_model_options(p: argparse.ArgumentParser, *, many: bool = False, dtype: str = "float32") -> None:
+    """Options that define the data and the network; ``many``: the sweep's lists."""
+    p.add_argument("--dataset", choices=DATASETS, default="five-points", help="(default: five-points, the lab's)")
+    if many:
+        p.add_argument(
+            "--hidden", type=_hidden_spec, nargs="+", default=[(5, 3), (10, 10)], metavar="SIZES",
+            help="architectures to try, each as comma-separated widths or none (default: 5,3 10,10)",
+        )
+    else:
+        p.add_argument(
+            "--hidden", type=int, nargs="*", default=[5, 3], metavar="N",
+            help="hidden layer widths; none given: no hidden layer (default: 5 3)",
+        )
+    p.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS, default="tanh")
+    p.add_argument("--output-activation", choices=OUTPUT_ACTIVATIONS, default="sigmoid")
+    p.add_argument("--loss", choices=tuple(LOSSES), default="mse")
+    init_help = f"one of {', '.join(INITIALIZERS)}, or normal:STD"
+    if many:
+        p.add_argument(
+            "--init", nargs="+", default=["glorot_uniform", "normal:1"], metavar="NAME",
+            help=f"initialisers to try: {init_help} (default: glorot_uniform normal:1)",
+        )
+    else:
+        p.add_argument("--init", default="glorot_uniform", metavar="NAME", help=f"{init_help} (default: glorot_uniform)")
+    p.add_argument("--dtype", choices=DTYPES, default=dtype, help=f"(default: {dtype})")
+    p.add_argument("--backend", default=None, help=f"one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)")
+
+
+def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> None:
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd", help="(default: sgd, the lab's)")
+    if many:
+        p.add_argument("--lr", type=float, nargs="+", default=[0.05, 0.25, 1.0], help="learning rates to try")
+    else:
+        p.add_argument("--lr", type=float, default=0.25, help="learning rate (default: 0.25)")
+    p.add_argument("--epochs", type=int, default=2500, help="(default: 2500)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, metavar="N",
+        help="minibatches of N samples, reshuffled every epoch (default: the full batch, as in the lab)",
+    )
+    p.add_argument(
+        "--tol", type=float, default=None,
+        help="early stopping: stop once the loss has not fallen by more than TOL for --patience epochs",
+    )
+    p.add_argument("--patience", type=int, default=10, help="epochs without progress before stopping (default: 10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="backprop-xp", description="Backpropagation written once, run on many array libraries."
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description="Backpropagation written once, run on many array libraries.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("backends", help="list the backends, whether they run here, and their devices")
 
-    t = commands.add_parser("train", help="train the lab's network on the five-point data")
-    t.add_argument(
-        "--backend", default=None,
-        help=f"one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)",
-    )
-    t.add_argument("--hidden", type=int, nargs="*", default=[5, 3], metavar="N", help="hidden layer widths (default: 5 3)")
-    t.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS, default="tanh")
-    t.add_argument("--output-activation", choices=OUTPUT_ACTIVATIONS, default="sigmoid")
-    t.add_argument("--loss", choices=tuple(LOSSES), default="mse")
-    t.add_argument(
-        "--init", default="glorot_uniform", metavar="NAME",
-        help=f"one of {', '.join(INITIALIZERS)}, or normal:STD (default: glorot_uniform)",
-    )
-    t.add_argument("--dtype", choices=DTYPES, default="float32")
-    t.add_argument("--lr", type=float, default=0.25, help="learning rate (default: 0.25)")
-    t.add_argument("--epochs", type=int, default=2500, help="number of epochs (default: 2500)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
-    t.add_argument("--print-every", type=int, default=250, metavar="N", help="print the loss every N epochs")
+    t = commands.add_parser("train", help="train a network and write its figures, metrics and checkpoint")
+    _add_model_options(t)
+    _add_training_options(t)
+    t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
+    t.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: runs/DATASET)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("plot", help="redraw the figures of a run from its checkpoint")
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="(default: the checkpoint's directory)")
+    p.add_argument("--backend", default=None, help="backend to load the network on (default: numpy)")
+
+    s = commands.add_parser("sweep", help="the lab's experiments: a grid of configurations, several seeds each")
+    _add_model_options(s, many=True)
+    _add_training_options(s, many=True)
+    s.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per configuration (default: 3)")
+    s.add_argument("--threshold", type=float, default=0.01, help="loss threshold for epochs-to-threshold (default: 0.01)")
+    s.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    s.add_argument("--out", type=Path, default=Path("runs/sweep"), metavar="DIR", help="(default: runs/sweep)")
+
+    g = commands.add_parser("gradcheck", help="backprop's gradients against finite differences, per layer")
+    _add_model_options(g, dtype="float64")
+    g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--eps", type=float, default=None, help="finite-difference step (default: 1e-6 in float64, 1e-2 in float32)")
+    g.add_argument("--max-entries", type=int, default=200, metavar="N", help="check at most N entries per array (default: 200)")
     return parser
 
 
-def _backends() -> int:
+def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
+    """The run the options describe; ``fields`` override them."""
+    from .experiment import RunConfig
+
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names} | fields
+    values["hidden"] = tuple(values["hidden"])
+    return RunConfig(**values)
+
+
+# --- commands -----------------------------------------------------------------
+
+
+def _backends(args: argparse.Namespace) -> int:
     rows = describe_backends()
     columns = ("backend", "version", "devices", "names", "status")
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
@@ -64,35 +157,99 @@ def _backends() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    x, y = five_points()
-    # A softmax output needs a unit per class: two classes, one-hot targets.
-    classes = args.output_activation == "softmax"
-    if classes:
-        y = np.eye(2)[y]
-    net = NeuralNetwork(
-        x.shape[1], 2 if classes else 1, args.hidden,
-        hidden_activation=args.hidden_activation, output_activation=args.output_activation,
-        loss=args.loss, init=args.init, dtype=args.dtype, seed=args.seed, backend=args.backend,
+    from .experiment import check, metrics, prepare_directory, run, write_outputs
+    from .progress import ProgressBar
+
+    config = _config(args)
+    check(config)  # every setting, and then the directory, before training starts
+    out = prepare_directory(args.out or Path("runs") / config.dataset)
+    bar = ProgressBar(config.epochs, sys.stdout, enabled=not args.quiet)
+    try:
+        result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
+    finally:
+        bar.close()
+    written = write_outputs(result, out)
+    summary = metrics(result)
+    accuracy = f", train accuracy {summary['train_accuracy']:.3f}"
+    if "test_accuracy" in summary:
+        accuracy += f", test accuracy {summary['test_accuracy']:.3f}"
+    stopped = " (early stopping)" if result.stopped_early else ""
+    print(
+        f"{config.dataset}: {result.net} trained {result.epochs_run} epochs{stopped} in {result.seconds:.2f} s "
+        f"on {summary['device']}: final loss {summary['final_loss']:.6f}{accuracy}; "
+        f"wrote {', '.join(str(p) for p in written)}"
     )
-    every = max(1, args.print_every)
-
-    def report(epoch: int, loss) -> None:
-        if epoch == 1:  # printed here, once train() has accepted every setting
-            print(f"{net}, lr {args.lr}, {args.epochs} epochs, seed {args.seed}, device {net.backend.device}")
-        if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
-            print(f"epoch {epoch:6d}  loss {float(loss):.6f}", flush=True)
-
-    start = time.perf_counter()
-    _, losses = train(x, y, net, args.epochs, args.lr, callback=report)
-    seconds = time.perf_counter() - start
-    print(f"final loss {float(losses[-1]):.6f} after {args.epochs} epochs in {seconds:.2f} s")
     return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .experiment import config_from_checkpoint, draw_figures, load_data, prepare_directory
+
+    saved = checkpoints.read(args.checkpoint)
+    config = config_from_checkpoint(saved.info)
+    if saved.losses is None:
+        raise checkpoints.CheckpointError(f"{str(args.checkpoint)!r} holds no loss curve to draw.")
+    net = saved.network(args.backend or "numpy")
+    out = prepare_directory(args.out or args.checkpoint.parent)
+    written = draw_figures(net, saved.losses, load_data(config), out)
+    print(f"{net} from {args.checkpoint}: wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .experiment import check, prepare_directory
+    from .sweep import grid, run_sweep, write_sweep
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1; received {args.seeds}.")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1; received {args.jobs}.")
+    base = _config(args, hidden=args.hidden[0], lr=args.lr[0], init=args.init[0])  # the grid varies these
+    configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
+    for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run
+        check(c)
+    out = prepare_directory(args.out)
+    runs = run_sweep(configs, jobs=args.jobs)
+    written = write_sweep(runs, out, threshold=args.threshold)
+    groups: dict[str, list] = {}
+    for r in runs:
+        groups.setdefault(r.config.describe(), []).append(r)
+    print(f"{'configuration':<48} median final loss   runs below {args.threshold:g}")
+    for name, members in groups.items():
+        finals = [r.final_loss for r in members]
+        reached = sum(r.epochs_to(args.threshold) is not None for r in members)
+        print(f"{name:<48} {statistics.median(finals):<19.3g} {reached}/{len(members)}")
+    print(f"{len(runs)} runs; wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    from .experiment import build_network, load_data, targets
+    from .gradcheck import TOLERANCE, format_table, gradient_check
+
+    config = _config(args)
+    data = load_data(config)
+    net = build_network(config, data)
+    checks = gradient_check(net, data.x, targets(config, data, data.y), eps=args.eps, max_entries=args.max_entries)
+    tolerance = TOLERANCE[net.dtype]
+    print(f"{net} on {config.dataset} ({data.x.shape[0]} samples), device {net.backend.device}")
+    print(format_table(checks, tolerance))
+    worst = max(c.relative_error for c in checks)
+    verdict = "agree with" if worst <= tolerance else "DISAGREE with"
+    print(f"backprop's gradients {verdict} finite differences: largest relative error {worst:.2e} (tolerance {tolerance:g})")
+    return 0 if worst <= tolerance else 1
+
+
+COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _sweep, "gradcheck": _gradcheck}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _backends() if args.command == "backends" else _train(args)
-    except (ValueError, TypeError, BackendUnavailableError) as exc:
-        print(f"backprop-xp: error: {exc}", file=sys.stderr)
+        return COMMANDS[args.command](args)
+    except TrainingDiverged as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError, ImportError, BackendUnavailableError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

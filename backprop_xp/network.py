@@ -1,5 +1,5 @@
-"""The lab's vocabulary: ``NeuralNetwork`` with ``forward``, ``get_loss``,
-``backward`` and ``apply_gradients``, and ``train``.
+"""The lab's network: ``NeuralNetwork`` with ``forward``, ``get_loss``,
+``backward`` and ``apply_gradients`` (``train`` is in :mod:`training`).
 
 A thin stateful shell around the functional engine in :mod:`equations`: it
 holds the parameters and the last gradients, turns user input into arrays of
@@ -8,13 +8,13 @@ its backend (:mod:`inputs`), and checks everything before it changes anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from . import equations
 from .architecture import Architecture, check_dtype
 from .backends import get_backend
 from .initializers import initial_params
-from .inputs import check_epochs, check_learning_rate, to_backend
+from .inputs import check_learning_rate, to_backend
 from .losses import LOSSES
 
 if TYPE_CHECKING:
@@ -239,50 +239,3 @@ class NeuralNetwork:
             )
         classes = xp.arange(k, dtype=labels.dtype, device=self.backend.device)
         return xp.astype(labels[:, None] == classes, labels.dtype)
-
-
-def train(
-    x: Any,
-    y: Any,
-    net: NeuralNetwork,
-    epochs: int,
-    lr: float,
-    *,
-    callback: Callable[[int, Array], None] | None = None,
-) -> tuple[NeuralNetwork, Array]:
-    """Full-batch gradient descent, as in the lab.
-
-    Parameters
-    ----------
-    x : array of shape (n_samples, input_size)
-    y : array of shape (n_samples, output_size) or (n_samples,)
-    net : NeuralNetwork
-        Trained in place.
-    epochs : int
-        Number of steps, at least 1.
-    lr : float
-        Learning rate, positive.
-    callback : callable, optional
-        Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
-        loss of that epoch before its update as a 0-d array.
-
-    Returns
-    -------
-    net : NeuralNetwork
-    losses : 1-D array of length ``epochs``
-        The loss at the start of each epoch, on the network's backend.
-    """
-    if not isinstance(net, NeuralNetwork):
-        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
-    epochs, lr = check_epochs(epochs), check_learning_rate(lr)
-    X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
-    losses = []
-    for epoch in range(1, epochs + 1):
-        loss, grads = net._backpropagate(X, Y)
-        net._descend(grads, lr)
-        losses.append(loss)
-        if callback is not None:
-            callback(epoch, loss)
-    return net, net.backend.xp.stack(losses)

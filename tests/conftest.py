@@ -133,3 +133,16 @@ def assert_grads_close(backend, grads, expected, *, rtol, atol=0.0, dtype=None):
                 assert_close(backend, got, want, rtol=rtol, atol=atol, dtype=dtype)
             except AssertionError as exc:
                 raise AssertionError(f"layer {layer} {name}: {exc}") from None
+
+
+def assert_image(path, size):
+    """``path`` is a PNG of ``size`` (width, height) pixels with something drawn on it."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", image.format
+        assert image.size == size, f"{path}: {image.size} != {size}"
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    colours = np.unique(pixels.reshape(-1, 3), axis=0)
+    assert len(colours) > 50, f"{path} has {len(colours)} colours: nearly blank"
+    assert pixels.std() > 20, f"{path} is nearly uniform (std {pixels.std():.1f})"

@@ -1,8 +1,12 @@
-"""The backprop-xp command, run as a user runs it: in a subprocess."""
+"""The backprop-xp command, run as a user runs it: in a subprocess, in a fresh directory."""
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -10,79 +14,225 @@ import sys
 
 import pytest
 
-from backprop_xp import backends
+from backprop_xp import backends, checkpoints
 from backprop_xp.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from backprop_xp.architecture import DTYPES
 from backprop_xp.cli import build_parser
+from backprop_xp.datasets import DATASETS
 from backprop_xp.initializers import INITIALIZERS
 from backprop_xp.losses import LOSSES
+from backprop_xp.optimizers import OPTIMIZERS
+
+from conftest import assert_image
+
+SUMMARY = re.compile(
+    r"^(?P<dataset>\S+): NeuralNetwork\((?P<sizes>[\d-]+), .*backend='(?P<backend>[^']+)'\) trained "
+    r"(?P<epochs>\d+) epochs(?P<early> \(early stopping\))? in [\d.]+ s on (?P<device>\S+): "
+    r"final loss (?P<loss>[\d.]+), train accuracy (?P<accuracy>[\d.]+)(, test accuracy (?P<test>[\d.]+))?; "
+    r"wrote (?P<files>.+)$"
+)
 
 
-def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd=None, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != backends.ENV_VAR} | env
     return subprocess.run(
-        [sys.executable, "-m", "backprop_xp", *args], capture_output=True, text=True, env=environment, timeout=300
+        [sys.executable, "-m", "backprop_xp", *args], capture_output=True, text=True, env=environment,
+        timeout=600, cwd=cwd,
     )
 
 
-def test_train_defaults_to_the_lab_on_numpy_and_prints_a_falling_loss():
-    result = cli("train")
+def summary(result: subprocess.CompletedProcess) -> re.Match:
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert out.startswith("NeuralNetwork(2-5-3-1, activations=tanh/tanh/sigmoid, loss='mse', dtype='float32', backend='numpy')")
-    assert "lr 0.25, 2500 epochs, seed 0" in out
-    losses = [float(v) for v in re.findall(r"^epoch\s+\d+\s+loss ([0-9.]+)$", out, flags=re.M)]
-    assert len(losses) == 11  # epoch 1, then every 250
-    assert losses[-1] < 2e-3 < losses[0]
-    assert all(b <= a for a, b in zip(losses, losses[1:]))
-    assert re.search(r"^final loss 0\.00\d+ after 2500 epochs in [0-9.]+ s$", out, flags=re.M)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout  # no progress bar when stdout is not a terminal
+    match = SUMMARY.match(lines[0])
+    assert match, lines[0]
+    return match
 
 
-def test_train_takes_the_backend_from_the_environment():
+def test_train_with_no_options_reproduces_the_lab_and_writes_its_outputs(tmp_path):
+    result = summary(cli("train", cwd=tmp_path))
+    assert result["dataset"] == "five-points" and result["sizes"] == "2-5-3-1"
+    assert result["backend"] == "numpy" and result["epochs"] == "2500" and not result["early"]
+    assert float(result["loss"]) < 2e-3 and float(result["accuracy"]) == 1.0
+    out = tmp_path / "runs" / "five-points"
+    assert result["files"].split(", ") == [
+        str(p) for p in ("runs/five-points/loss.png", "runs/five-points/decision_boundary.png",
+                         "runs/five-points/metrics.json", "runs/five-points/checkpoint.npz")
+    ]
+    assert_image(out / "loss.png", (500, 400))
+    assert_image(out / "decision_boundary.png", (550, 450))
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["final_loss"] == pytest.approx(float(result["loss"]), abs=1e-6)
+    assert metrics["train_accuracy"] == 1.0 and metrics["epochs_run"] == 2500 and metrics["stopped"] == "completed"
+    assert metrics["backend"] == "numpy" and metrics["device"] == "cpu" and metrics["wall_time_s"] > 0
+    assert {"python", "backprop-xp", "numpy", "array-api-compat"} <= set(metrics["versions"])
+    assert metrics["config"]["lr"] == 0.25 and metrics["config"]["hidden"] == [5, 3]
+
+    saved = checkpoints.read(out / "checkpoint.npz")
+    assert saved.architecture.sizes == (2, 5, 3, 1) and saved.losses.shape == (2500,)
+    assert saved.losses[-1] == pytest.approx(metrics["final_loss"])
+
+
+def test_options_reach_the_run(tmp_path):
+    result = summary(cli(
+        "train", "--dataset", "moons", "--hidden", "8", "--hidden-activation", "relu", "--init", "he_normal",
+        "--optimizer", "momentum", "--lr", "0.05", "--epochs", "30", "--batch-size", "50", "--seed", "3",
+        "--dtype", "float64", "--out", str(tmp_path / "moons"), "--quiet",
+    ))
+    assert result["dataset"] == "moons" and result["sizes"] == "2-8-1" and result["epochs"] == "30"
+    config = json.loads((tmp_path / "moons" / "metrics.json").read_text())["config"]
+    assert config | {
+        "hidden": [8], "hidden_activation": "relu", "init": "he_normal", "optimizer": "momentum", "lr": 0.05,
+        "batch_size": 50, "seed": 3, "dtype": "float64",
+    } == config
+
+
+def test_the_backend_comes_from_the_environment(tmp_path):
     pytest.importorskip("array_api_strict")
-    result = cli("train", "--epochs", "20", "--print-every", "10", **{backends.ENV_VAR: "array_api_strict"})
-    assert result.returncode == 0, result.stderr
-    assert "backend='array_api_strict'" in result.stdout
+    result = summary(cli("train", "--epochs", "20", "--out", str(tmp_path), **{backends.ENV_VAR: "array_api_strict"}))
+    assert result["backend"] == "array_api_strict"
 
 
-def test_train_options_reach_the_network():
+def test_softmax_trains_one_unit_per_class(tmp_path):
+    result = summary(cli(
+        "train", "--output-activation", "softmax", "--loss", "categorical_crossentropy", "--epochs", "1500",
+        "--out", str(tmp_path),
+    ))
+    assert result["sizes"] == "2-5-3-2" and float(result["accuracy"]) == 1.0
+    assert_image(tmp_path / "decision_boundary.png", (550, 450))
+
+
+def test_digits_report_held_out_accuracy_and_draw_no_boundary(tmp_path):
+    pytest.importorskip("sklearn")
+    result = summary(cli(
+        "train", "--dataset", "digits", "--hidden", "32", "--output-activation", "softmax", "--loss",
+        "categorical_crossentropy", "--optimizer", "adam", "--lr", "0.01", "--epochs", "20", "--batch-size", "64",
+        "--out", str(tmp_path),
+    ))
+    assert result["sizes"] == "64-32-10" and float(result["test"]) >= 0.95
+    assert not (tmp_path / "decision_boundary.png").exists()
+    assert_image(tmp_path / "loss.png", (500, 400))
+
+
+def test_early_stopping_ends_the_run_and_says_so(tmp_path):
+    result = summary(cli("train", "--tol", "1e-3", "--patience", "5", "--out", str(tmp_path)))
+    assert result["early"] and int(result["epochs"]) < 2500
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["stopped"] == "early stopping" and metrics["epochs_run"] == int(result["epochs"])
+
+
+def test_divergence_stops_training_naming_the_epoch_and_learning_rate(tmp_path):
     result = cli(
-        "train", "--hidden", "4", "--hidden-activation", "relu", "--init", "he_normal", "--dtype", "float64",
-        "--epochs", "30", "--lr", "0.1", "--seed", "3", "--print-every", "10",
+        "train", "--output-activation", "identity", "--hidden-activation", "relu", "--lr", "1e12",
+        "--out", str(tmp_path),
+    )
+    assert result.returncode == 1
+    assert re.search(r"backprop-xp: Training diverged at epoch \d+: the loss became (nan|inf) with learning rate 1e\+12",
+                     result.stderr), result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "metrics.json").exists()
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    def on_terminal(*args: str) -> str:
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), *args],
+            stdout=follower, stderr=subprocess.PIPE, env={k: v for k, v in os.environ.items() if k != backends.ENV_VAR},
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=300) == 0, process.stderr.read()
+        os.close(leader)
+        return b"".join(chunks).decode()
+
+    shown = on_terminal()
+    assert re.search(r"\repoch 3000/3000 \[#{30}\] loss 0\.\d{6}", shown), shown
+    assert shown.rstrip().splitlines()[-1].startswith("five-points: NeuralNetwork(")
+    quiet = on_terminal("--quiet")
+    assert "\repoch" not in quiet and len(quiet.strip().splitlines()) == 1
+
+
+def test_plot_redraws_a_checkpoint_on_another_backend(tmp_path):
+    summary(cli("train", "--dataset", "circles", "--hidden", "8", "--epochs", "50", "--out", str(tmp_path / "run")))
+    backend = "array_api_strict" if importlib.util.find_spec("array_api_strict") else "numpy"
+    result = cli("plot", str(tmp_path / "run" / "checkpoint.npz"), "--out", str(tmp_path / "again"), "--backend", backend)
+    assert result.returncode == 0, result.stderr
+    assert f"backend='{backend}'" in result.stdout
+    assert_image(tmp_path / "again" / "loss.png", (500, 400))
+    assert_image(tmp_path / "again" / "decision_boundary.png", (550, 450))
+
+
+def test_sweep_writes_the_csv_and_both_figures(tmp_path):
+    result = cli(
+        "sweep", "--hidden", "3", "4,4", "--lr", "0.5", "--init", "glorot_uniform", "normal:1", "--seeds", "2",
+        "--epochs", "300", "--threshold", "0.05", "--jobs", "2", "--out", str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("NeuralNetwork(2-4-1, activations=relu/sigmoid, loss='mse', dtype='float64'")
-    assert "lr 0.1, 30 epochs, seed 3" in result.stdout
-    assert len(re.findall(r"^epoch", result.stdout, flags=re.M)) == 4  # 1, 10, 20, 30
+    assert "8 runs; wrote" in result.stdout
+    with open(tmp_path / "sweep.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 8
+    assert {(r["hidden"], r["init"], r["seed"]) for r in rows} == {
+        (h, i, s) for h in ("3", "4-4") for i in ("glorot_uniform", "normal:1") for s in ("0", "1")
+    }
+    for row in rows:
+        assert float(row["final_loss"]) > 0 and int(row["epochs_run"]) == 300
+        if row["epochs_to_0.05"]:
+            assert 1 <= int(row["epochs_to_0.05"]) <= 300
+    assert_image(tmp_path / "sweep_boundaries.png", (1260, 720))  # 4 panels: 3 columns, 2 rows
+    assert_image(tmp_path / "sweep_losses.png", (800, 500))
 
 
-def test_softmax_and_categorical_cross_entropy_train_one_unit_per_class():
-    result = cli(
-        "train", "--output-activation", "softmax", "--loss", "categorical_crossentropy", "--epochs", "500",
-        "--print-every", "100",
-    )
+def test_gradcheck_prints_a_table_per_layer_and_passes():
+    result = cli("gradcheck", "--hidden", "4", "3", "--loss", "binary_crossentropy")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("NeuralNetwork(2-5-3-2, activations=tanh/tanh/softmax, loss='categorical_crossentropy'")
-    losses = [float(v) for v in re.findall(r"^epoch\s+\d+\s+loss ([0-9.]+)$", result.stdout, flags=re.M)]
-    assert losses[-1] < losses[0] / 5
+    rows = re.findall(r"^(\d)\s+(W|b)\s+(\S+)\s+\d+\s+\S+\s+(\S+)\s+ok$", result.stdout, flags=re.M)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("1", "W", "2x4"), ("1", "b", "4"), ("2", "W", "4x3"), ("2", "b", "3"), ("3", "W", "3x1"), ("3", "b", "1"),
+    ]
+    assert all(float(r[3]) < 1e-6 for r in rows)
+    assert "agree with finite differences" in result.stdout
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--backend", "tourch"], "backprop-xp: error: Unknown backend 'tourch'"),
-        (["train", "--lr", "-1", "--epochs", "5"], "backprop-xp: error: The learning rate must be a positive, finite number"),
-        (["train", "--init", "normal:x"], "backprop-xp: error: 'normal:STD' needs a positive"),
-        (["train", "--hidden", "0"], "backprop-xp: error: hidden_sizes[0] must be a positive integer; received 0"),
+        (["train", "--backend", "tourch"], "Unknown backend 'tourch'"),
+        (["train", "--lr", "-1"], "The learning rate must be a positive, finite number"),
+        (["train", "--init", "normal:x"], "'normal:STD' needs a positive"),
+        (["train", "--hidden", "0"], "hidden_sizes[0] must be a positive integer; received 0"),
+        (["train", "--epochs", "0"], "epochs must be an integer of at least 1; received 0"),
+        (["train", "--batch-size", "0"], "batch_size must be an integer of at least 1"),
         (["train", "--loss", "categorical_crossentropy"],
-         "backprop-xp: error: Loss 'categorical_crossentropy' needs an output activation among softmax; received 'sigmoid'"),
+         "Loss 'categorical_crossentropy' needs an output activation among softmax; received 'sigmoid'"),
+        (["plot", "no-such-file.npz"], "No checkpoint at 'no-such-file.npz'"),
+        (["sweep", "--seeds", "0"], "--seeds must be at least 1"),
     ],
 )
-def test_user_mistakes_exit_2_with_one_line(args, message):
-    result = cli(*args)
+def test_user_mistakes_exit_2_with_one_line_before_anything_is_written(tmp_path, args, message):
+    result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.startswith(f"backprop-xp: error: {message}"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_an_output_directory_that_cannot_be_written_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = cli("train", "--out", str(blocker / "run"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"backprop-xp: error: Cannot write to the output directory '{blocker / 'run'}'")
 
 
 def test_backends_lists_every_backend():
@@ -97,26 +247,23 @@ def test_backends_lists_every_backend():
 
 def test_every_table_entry_is_reachable_from_the_cli():
     parser = build_parser()
-    for option, names in [
-        ("--hidden-activation", HIDDEN_ACTIVATIONS),
-        ("--output-activation", OUTPUT_ACTIVATIONS),
-        ("--loss", tuple(LOSSES)),
-        ("--dtype", DTYPES),
-    ]:
-        for name in names:
-            args = parser.parse_args(["train", option, name])
-            assert getattr(args, option[2:].replace("-", "_")) == name
+    for command in ("train", "sweep", "gradcheck"):
+        for option, names in [
+            ("--hidden-activation", HIDDEN_ACTIVATIONS),
+            ("--output-activation", OUTPUT_ACTIVATIONS),
+            ("--loss", tuple(LOSSES)),
+            ("--dtype", DTYPES),
+            ("--dataset", DATASETS),
+            *([("--optimizer", tuple(OPTIMIZERS))] if command != "gradcheck" else []),
+        ]:
+            for name in names:
+                args = parser.parse_args([command, option, name])
+                assert getattr(args, option[2:].replace("-", "_")) == name
     help_text = subprocess.run(
         [sys.executable, "-m", "backprop_xp", "train", "--help"], capture_output=True, text=True, check=True
     ).stdout
     for name in (*INITIALIZERS, *backends.NAME_FORMS):
         assert name in help_text, name
-
-
-def test_settings_are_checked_before_anything_is_printed():
-    result = cli("train", "--epochs", "0")
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith("backprop-xp: error: epochs must be an integer of at least 1; received 0")
 
 
 def test_installed_console_script_runs():
@@ -126,3 +273,4 @@ def test_installed_console_script_runs():
     result = subprocess.run([script, "backends"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("backend")
+

@@ -1,0 +1,217 @@
+"""One training run, described by a :class:`RunConfig`: the dataset, the
+network, the optimiser and the stopping rules; what it produced; and the files
+it leaves behind (figures, ``metrics.json``, a checkpoint).
+
+The commands of :mod:`cli` are thin layers over this module, so a run from the
+command line and a run from Python are the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import checkpoints
+from .datasets import Dataset, load_dataset
+from .inputs import to_host
+from .network import NeuralNetwork
+from .plotting import class_indices, new_axes, plot_decision_boundary, plot_losses, predict_classes, save_figure
+from .training import check_settings, train
+
+#: The files a run writes into its output directory.
+LOSS_FIGURE, BOUNDARY_FIGURE, METRICS, CHECKPOINT = "loss.png", "decision_boundary.png", "metrics.json", "checkpoint.npz"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run; the defaults are the lab's."""
+
+    dataset: str = "five-points"
+    hidden: tuple[int, ...] = (5, 3)
+    hidden_activation: str = "tanh"
+    output_activation: str = "sigmoid"
+    loss: str = "mse"
+    init: str = "glorot_uniform"
+    optimizer: str = "sgd"
+    lr: float = 0.25
+    epochs: int = 2500
+    batch_size: int | None = None
+    seed: int = 0  # of the initial weights and the shuffling
+    backend: str | None = None
+    dtype: str = "float32"
+    tol: float | None = None
+    patience: int = 10
+    n_samples: int | None = None  # of the generated datasets
+    noise: float | None = None
+    data_seed: int = 0  # the data stay the same when the seed of the weights changes
+
+    def describe(self) -> str:
+        hidden = "-".join(map(str, self.hidden)) or "none"
+        return f"hidden {hidden}, {self.init}, {self.optimizer} lr {self.lr:g}"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the trained network, its losses (host), the data, timings."""
+
+    config: RunConfig
+    net: NeuralNetwork
+    losses: np.ndarray
+    data: Dataset
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        return int(self.losses.size)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.epochs_run < self.config.epochs
+
+
+def load_data(config: RunConfig) -> Dataset:
+    return load_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise, seed=config.data_seed)
+
+
+def output_size(config: RunConfig, data: Dataset) -> int:
+    """One output unit for two classes (as in the lab), one per class otherwise or with softmax."""
+    return data.n_classes if config.output_activation == "softmax" or data.n_classes > 2 else 1
+
+
+def targets(config: RunConfig, data: Dataset, y: np.ndarray) -> np.ndarray:
+    """Labels as the network's loss takes them: indices for one unit or for cross-entropy, else one-hot rows."""
+    if output_size(config, data) == 1 or config.loss == "categorical_crossentropy":
+        return y
+    return np.eye(data.n_classes, dtype=np.float32)[y]
+
+
+def build_network(config: RunConfig, data: Dataset) -> NeuralNetwork:
+    return NeuralNetwork(
+        data.n_features, output_size(config, data), list(config.hidden),
+        hidden_activation=config.hidden_activation, output_activation=config.output_activation,
+        loss=config.loss, init=config.init, dtype=config.dtype, seed=config.seed, backend=config.backend,
+    )
+
+
+def check(config: RunConfig) -> None:
+    """Check every setting of a run (data, network, training) without training."""
+    build_network(config, load_data(config))
+    check_settings(
+        config.epochs, config.lr, config.optimizer, config.batch_size, config.seed, config.tol, config.patience
+    )
+
+
+def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None) -> RunResult:
+    """Train a network as ``config`` says; raises :class:`~backprop_xp.TrainingDiverged` if the loss diverges."""
+    data = load_data(config)
+    net = build_network(config, data)
+    start = time.perf_counter()
+    _, losses = train(
+        data.x, targets(config, data, data.y), net, config.epochs, config.lr,
+        optimizer=config.optimizer, batch_size=config.batch_size, seed=config.seed,
+        tol=config.tol, patience=config.patience, callback=callback,
+    )
+    seconds = time.perf_counter() - start
+    return RunResult(config, net, to_host(losses).astype(np.float64), data, seconds)
+
+
+def accuracy(net: NeuralNetwork, x: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of rows of ``x`` whose predicted class is the label."""
+    return float(np.mean(predict_classes(net, x) == class_indices(y)))
+
+
+def versions(library: str) -> dict[str, str]:
+    from . import __version__
+
+    names = ["numpy", "array-api-compat"] + ([] if library == "numpy" else [library.replace("_", "-")])
+    found = {"python": platform.python_version(), "backprop-xp": __version__}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed as a distribution"
+    return found
+
+
+def metrics(result: RunResult) -> dict[str, Any]:
+    """The summary written to ``metrics.json``."""
+    net, data = result.net, result.data
+    summary: dict[str, Any] = {
+        "final_loss": float(result.losses[-1]),
+        "train_accuracy": accuracy(net, data.x, data.y),
+        "epochs_run": result.epochs_run,
+        "epochs_requested": result.config.epochs,
+        "stopped": "early stopping" if result.stopped_early else "completed",
+        "wall_time_s": round(result.seconds, 4),
+        "backend": net.backend.name,
+        "device": str(net.backend.device),
+        "versions": versions(net.backend.library),
+        "config": dataclasses.asdict(result.config),
+        "architecture": "-".join(map(str, net.architecture.sizes)),
+    }
+    if data.x_test is not None:
+        summary["test_accuracy"] = accuracy(net, data.x_test, data.y_test)
+    return summary
+
+
+def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Path) -> list[Path]:
+    """The loss curve and, for 2-D data, the decision boundary, as PNG files in ``out``."""
+    written = []
+    ax = plot_losses(losses)
+    save_figure(ax.figure, out / LOSS_FIGURE)
+    written.append(out / LOSS_FIGURE)
+    if data.n_features == 2:
+        ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5))
+        save_figure(ax.figure, out / BOUNDARY_FIGURE)
+        written.append(out / BOUNDARY_FIGURE)
+    return written
+
+
+def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
+    """Write the figures, ``metrics.json`` and the checkpoint of a run into directory ``out``."""
+    out = prepare_directory(out)
+    written = draw_figures(result.net, result.losses, result.data, out)
+    summary = metrics(result)
+    (out / METRICS).write_text(json.dumps(summary, indent=2) + "\n")
+    checkpoints.save(
+        result.net, out / CHECKPOINT, losses=result.losses, info={"config": summary["config"]}
+    )
+    return [*written, out / METRICS, out / CHECKPOINT]
+
+
+def prepare_directory(out: str | Path) -> Path:
+    """Create ``out`` if needed and check that files can be written there, before any work is done."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".backprop-xp-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"Cannot write to the output directory {str(out)!r}: {exc.strerror or exc}.") from None
+    return out
+
+
+def config_from_checkpoint(info: dict[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` a checkpoint written by :func:`write_outputs` records."""
+    stored = info.get("config")
+    if not isinstance(stored, dict):
+        raise checkpoints.CheckpointError(
+            "This checkpoint does not record how it was trained (no 'config' in its info); "
+            "it was not written by backprop-xp train."
+        )
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in stored.items() if k in known}
+    values["hidden"] = tuple(values.get("hidden", ()))
+    try:
+        return RunConfig(**values)
+    except TypeError as exc:
+        raise checkpoints.CheckpointError(f"This checkpoint's record of its training is damaged: {exc}.") from None

@@ -1,0 +1,159 @@
+"""The lab's closing experiments: a grid of configurations (hidden sizes,
+learning rate, initialiser), several seeds each, run in parallel processes.
+
+Each run is an ordinary :func:`experiment.run` in a worker process; workers
+send back plain NumPy data (losses and weights), and the parent draws one
+decision-boundary panel per configuration, the loss curves overlaid, and a
+CSV with one row per run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .experiment import RunConfig, build_network, load_data, prepare_directory, run
+from .plotting import plot_decision_boundary, plot_losses, save_figure
+from .training import TrainingDiverged
+
+CSV_NAME, BOUNDARIES_FIGURE, LOSSES_FIGURE = "sweep.csv", "sweep_boundaries.png", "sweep_losses.png"
+
+
+@dataclass
+class SweepRun:
+    """One run of the sweep, on the host."""
+
+    config: RunConfig
+    losses: np.ndarray  # one per epoch run
+    params: list[tuple[np.ndarray, np.ndarray]]
+    diverged_at: int | None = None  # the epoch the loss stopped being finite
+
+    @property
+    def final_loss(self) -> float:
+        return math.nan if self.diverged_at else float(self.losses[-1])
+
+    def epochs_to(self, threshold: float) -> int | None:
+        """The first epoch whose loss is below ``threshold``, or None."""
+        below = np.flatnonzero(self.losses < threshold)
+        return int(below[0]) + 1 if below.size else None
+
+
+def grid(
+    base: RunConfig,
+    hidden: Sequence[tuple[int, ...]],
+    lrs: Sequence[float],
+    inits: Sequence[str],
+    seeds: Sequence[int],
+) -> list[RunConfig]:
+    """Every combination, the seed varying fastest."""
+    return [
+        dataclasses.replace(base, hidden=tuple(h), lr=lr, init=init, seed=seed)
+        for h, lr, init, seed in itertools.product(hidden, lrs, inits, seeds)
+    ]
+
+
+def _run_one(config: RunConfig) -> SweepRun:
+    try:
+        result = run(config)
+        params = [(result.net.backend.to_numpy(W), result.net.backend.to_numpy(b)) for W, b in result.net.params]
+        return SweepRun(config, result.losses, params)
+    except TrainingDiverged as exc:
+        return SweepRun(config, exc.losses, [], diverged_at=exc.epoch)
+
+
+def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[SweepRun]:
+    """Run every configuration, in ``jobs`` worker processes (default: one per core), in order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1; received {jobs}.")
+    if jobs == 1 or len(configs) == 1:
+        return [_run_one(c) for c in configs]
+    # "spawn": a clean interpreter per worker, safe whatever the parent imported (torch, JAX threads).
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_run_one, configs))
+
+
+def write_csv(runs: Sequence[SweepRun], path: Path, threshold: float) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["hidden", "lr", "init", "seed", "final_loss", f"epochs_to_{threshold:g}", "epochs_run"])
+        for r in runs:
+            c = r.config
+            reached = r.epochs_to(threshold)
+            writer.writerow([
+                "-".join(map(str, c.hidden)) or "none", c.lr, c.init, c.seed,
+                f"{r.final_loss:.6g}", "" if reached is None else reached, r.losses.size,
+            ])
+
+
+def _configurations(runs: Sequence[SweepRun]) -> dict[str, list[SweepRun]]:
+    groups: dict[str, list[SweepRun]] = {}
+    for r in runs:
+        groups.setdefault(r.config.describe(), []).append(r)
+    return groups
+
+
+def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
+    """One decision-boundary panel per configuration (its first seed's network)."""
+    from matplotlib.figure import Figure
+
+    groups = _configurations(runs)
+    columns = min(3, len(groups))
+    rows = math.ceil(len(groups) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (name, members) in zip(axes, groups.items()):
+        first = members[0]
+        data = load_data(first.config)
+        if first.diverged_at:
+            ax.text(0.5, 0.5, f"diverged at epoch {first.diverged_at}", ha="center", va="center")
+            ax.set_axis_off()
+        else:
+            net = build_network(dataclasses.replace(first.config, backend="numpy"), data)
+            net.params = first.params
+            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+        ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
+    for ax in axes[len(groups):]:
+        ax.set_axis_off()
+    save_figure(figure, path)
+
+
+def draw_losses(runs: Sequence[SweepRun], path: Path) -> None:
+    """Every run's loss curve, one colour per configuration, log scale."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 5), layout="constrained")
+    ax = figure.add_subplot()
+    cmap = matplotlib.colormaps["tab20"]
+    colours = [cmap(i % 20) for i in range(len(_configurations(runs)))]
+    for colour, (name, members) in zip(colours, _configurations(runs).items()):
+        for i, r in enumerate(members):
+            if r.losses.size and np.isfinite(r.losses).any():
+                finite = np.where(np.isfinite(r.losses), r.losses, np.nan)
+                plot_losses(finite, ax, label=name if i == 0 else None, color=colour, alpha=0.7, linewidth=1)
+    ax.set_yscale("log")
+    ax.set_title("training loss, every configuration and seed")
+    ax.legend(fontsize=7, ncol=2)
+    save_figure(figure, path)
+
+
+def write_sweep(runs: Sequence[SweepRun], out: str | Path, *, threshold: float) -> list[Path]:
+    """The CSV and the two figures of a sweep, in directory ``out``."""
+    out = prepare_directory(out)
+    write_csv(runs, out / CSV_NAME, threshold)
+    draw_boundaries(runs, out / BOUNDARIES_FIGURE)
+    draw_losses(runs, out / LOSSES_FIGURE)
+    return [out / CSV_NAME, out / BOUNDARIES_FIGURE, out / LOSSES_FIGURE]

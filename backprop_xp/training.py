@@ -1,0 +1,204 @@
+"""The training loop: epochs of (mini)batches, an optimiser, early stopping,
+and one mechanism that stops training when the loss stops being finite.
+
+Each epoch computes every batch's loss and gradients with the engine, updates
+the parameters with the optimiser, and pulls one number to the host: the
+epoch's loss, which the divergence check, early stopping and the callback all
+read. Batches are drawn by a seeded NumPy generator on the host, so the same
+seed gives the same batches on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from .inputs import check_epochs, check_learning_rate
+from .network import NeuralNetwork
+from .optimizers import Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from ._types import Array
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss became NaN or infinite.
+
+    Attributes
+    ----------
+    epoch : int
+        The first epoch (from 1) whose loss was not finite.
+    learning_rate : float
+    loss : float
+        That epoch's loss.
+    losses : 1-D NumPy array
+        The loss of every epoch up to and including ``epoch``.
+    """
+
+    def __init__(self, epoch: int, learning_rate: float, loss: float, losses: np.ndarray) -> None:
+        self.epoch, self.learning_rate, self.loss, self.losses = epoch, learning_rate, loss, losses
+        kept = "its initial weights" if epoch == 1 else f"the weights it had at the start of epoch {epoch - 1}"
+        super().__init__(
+            f"Training diverged at epoch {epoch}: the loss became {loss} with learning rate "
+            f"{learning_rate:g}. The network keeps {kept}, the last with a finite loss. "
+            "Try a smaller learning rate."
+        )
+
+
+def _check_batch_size(batch_size: Any) -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer of at least 1, or None for full batches; received {batch_size!r}.")
+    return int(batch_size)
+
+
+def _check_early_stopping(tol: Any, patience: Any) -> tuple[float | None, int]:
+    if tol is not None and (
+        isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0
+    ):
+        raise ValueError(f"tol must be a finite number >= 0, or None for no early stopping; received {tol!r}.")
+    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
+        raise ValueError(f"patience must be an integer of at least 1; received {patience!r}.")
+    return (None if tol is None else float(tol)), int(patience)
+
+
+def check_settings(
+    epochs: Any, lr: Any, optimizer: Any, batch_size: Any, seed: Any, tol: Any, patience: Any
+) -> tuple[int, float, Optimizer, int | None, float | None, int]:
+    """Check :func:`train`'s settings; return them normalised (the optimiser looked up)."""
+    epochs, lr = check_epochs(epochs), check_learning_rate(lr)
+    opt = get_optimizer(optimizer)
+    batch_size = _check_batch_size(batch_size)
+    tol, patience = _check_early_stopping(tol, patience)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; received {seed!r}.")
+    return epochs, lr, opt, batch_size, tol, patience
+
+
+class _EarlyStopping:
+    """Stop once the loss has not improved on its best by more than ``tol`` for ``patience`` epochs."""
+
+    def __init__(self, tol: float | None, patience: int) -> None:
+        self.tol, self.patience = tol, patience
+        self.best, self.waited = math.inf, 0
+
+    def should_stop(self, loss: float) -> bool:
+        if self.tol is None:
+            return False
+        if loss < self.best - self.tol:
+            self.best, self.waited = loss, 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
+
+
+def train(
+    x: Any,
+    y: Any,
+    net: NeuralNetwork,
+    epochs: int,
+    lr: float,
+    *,
+    optimizer: str | Optimizer = "sgd",
+    batch_size: int | None = None,
+    seed: int = 0,
+    tol: float | None = None,
+    patience: int = 10,
+    callback: Callable[[int, Array], None] | None = None,
+) -> tuple[NeuralNetwork, Array]:
+    """Train a network by backpropagation: full-batch gradient descent by default, as in the lab.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, input_size)
+    y : array of shape (n_samples, output_size) or (n_samples,)
+    net : NeuralNetwork
+        Trained in place.
+    epochs : int
+        Number of passes over the data, at least 1.
+    lr : float
+        Learning rate, positive.
+    optimizer : {"sgd", "momentum", "adam"} or Optimizer
+    batch_size : int, optional
+        Minibatch size; batches are reshuffled every epoch. ``None`` (the
+        default) takes the whole batch in one step, unshuffled.
+    seed : int
+        Seed of the shuffling.
+    tol, patience : optional
+        Early stopping: stop once the loss has not fallen more than ``tol``
+        below its best for ``patience`` epochs in a row. ``tol=None`` (the
+        default) trains for all the epochs.
+    callback : callable, optional
+        Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
+        epoch's loss as a 0-d array.
+
+    Returns
+    -------
+    net : NeuralNetwork
+    losses : 1-D array, one entry per epoch run
+        With full batches, the loss at the start of each epoch; with
+        minibatches, the mean of the epoch's batch losses, each taken before
+        its update. On the network's backend.
+
+    Raises
+    ------
+    TrainingDiverged
+        The loss became NaN or infinite. The network keeps the weights it had at
+        the start of the epoch before (the last with a finite loss), and the
+        exception holds the epoch, the learning rate and the losses so far.
+    """
+    if not isinstance(net, NeuralNetwork):
+        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
+    epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
+    X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
+
+    xp, n = net.backend.xp, X.shape[0]
+    batches = _batches(X, Y, batch_size, seed, net) if batch_size and batch_size < n else None
+    state = opt.init(net._params, xp)
+    stopping = _EarlyStopping(tol, patience)
+    losses: list[Array] = []
+    host_losses: list[float] = []
+    before = (net._params, state)  # the weights at the start of the last epoch with a finite loss
+    for epoch in range(1, epochs + 1):
+        start = (net._params, state)
+        if batches is None:
+            loss, grads = net._backpropagate(X, Y)
+            net._params, state = opt.update(net._params, grads, state, lr, xp)
+        else:
+            total = 0.0
+            for Xb, Yb in batches():
+                loss_b, grads = net._backpropagate(Xb, Yb)
+                net._params, state = opt.update(net._params, grads, state, lr, xp)
+                total = total + loss_b * Xb.shape[0]
+            loss = total / n
+        losses.append(loss)
+        host_losses.append(float(loss))
+        if not math.isfinite(host_losses[-1]):
+            net._params, net._grads = before[0], None
+            raise TrainingDiverged(epoch, lr, host_losses[-1], np.asarray(host_losses))
+        before = start
+        if callback is not None:
+            callback(epoch, loss)
+        if stopping.should_stop(host_losses[-1]):
+            break
+    return net, xp.stack(losses)
+
+
+def _batches(X: Array, Y: Array, batch_size: int, seed: int, net: NeuralNetwork) -> Callable[[], Any]:
+    """A function that yields one epoch's shuffled ``(X, Y)`` minibatches, from a seeded host generator."""
+    rng = np.random.default_rng(seed)
+    xp, n = net.backend.xp, X.shape[0]
+
+    def epoch():
+        order = net.backend.from_numpy(rng.permutation(n))
+        for start in range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            yield xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
+
+    return epoch
