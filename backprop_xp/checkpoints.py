@@ -150,7 +150,10 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {str(path)!r}: there is no such file.")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a lone .npy array
+            raise ValueError(f"it holds a single array of shape {archive.shape}, not a .npz archive")
+        with archive:
             arrays = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise CheckpointError(
@@ -159,6 +162,10 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
         ) from None
     header = _header(path, arrays)
     try:
+        if len(header["activations"]) != len(header["sizes"]) - 1:
+            raise ValueError(
+                f"{len(header['activations'])} activations for {len(header['sizes']) - 1} layers"
+            )
         arch = Architecture(
             tuple(header["sizes"]), tuple(header["activations"]), header["loss"]
         )

@@ -198,7 +198,7 @@ def _batches(X: Array, Y: Array, batch_size: int, seed: int, net: NeuralNetwork)
     def epoch():
         order = net.backend.from_numpy(rng.permutation(n))
         for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start:min(start + batch_size, n)]  # the standard leaves stops past the end undefined
             yield xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
 
     return epoch

@@ -1,0 +1,89 @@
+"""The lab's pictures: drawn from any backend, into given or new axes, never
+through pyplot (so never blocking), with clear errors for what cannot be drawn."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from backprop_xp import NeuralNetwork, five_points, train
+from backprop_xp.plotting import new_axes, plot_decision_boundary, plot_losses, save_figure
+from conftest import assert_image
+
+
+def test_both_pictures_from_any_backend(backend, tmp_path):
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0, backend=backend.name)
+    _, losses = train(x, y, net, 300, 0.25)
+    ax = plot_losses(losses)
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), backend.to_numpy(losses))
+    assert list(line.get_xdata()[[0, -1]]) == [1, 300] and ax.get_yscale() == "log"
+    save_figure(ax.figure, tmp_path / "loss.png")
+    assert_image(tmp_path / "loss.png", (500, 400))
+
+    X = backend.from_numpy(x)  # arrays of the backend are brought to the host for drawing
+    ax = plot_decision_boundary(X, y, net)
+    assert ax.collections, "nothing drawn"
+    save_figure(ax.figure, tmp_path / "boundary.png")
+    assert_image(tmp_path / "boundary.png", (500, 400))
+
+
+def test_the_boundary_separates_what_the_network_learnt():
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    train(x, y, net, 2500, 0.25)
+    ax = plot_decision_boundary(x, y, net, resolution=50)
+    # The 0.5 contour is drawn; the scatter holds the five points coloured by label.
+    points = ax.collections[-1]
+    np.testing.assert_array_equal(points.get_offsets(), x)
+    np.testing.assert_array_equal(points.get_array(), y)
+
+
+def test_several_outputs_draw_class_regions_into_the_given_axes():
+    x, y = five_points()
+    net = NeuralNetwork(2, 2, [4], output_activation="softmax", loss="categorical_crossentropy", seed=0)
+    train(x, y, net, 200, 0.5)
+    ax = new_axes()
+    assert plot_decision_boundary(x, np.eye(2)[y], net, ax) is ax
+    assert len(ax.figure.axes) == 1  # no colour bar for class regions
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda net: plot_decision_boundary(np.ones((4, 3)), np.zeros(4), NeuralNetwork(3, 1, [2])), ValueError,
+         "the network needs 2 inputs; it has 3"),
+        (lambda net: plot_decision_boundary(np.ones((4, 3)), np.zeros(4), net), ValueError,
+         r"x must have shape \(n_samples, 2\)"),
+        (lambda net: plot_decision_boundary(np.ones((4, 2)), np.zeros(3), net), ValueError,
+         r"y must hold one label per row of x \(4\); received 3"),
+        (lambda net: plot_decision_boundary(np.ones((4, 2)), np.zeros(4), "net"), TypeError,
+         "net must be a NeuralNetwork"),
+        (lambda net: plot_losses(np.ones((2, 2))), ValueError, "losses must be a non-empty 1-D array"),
+        (lambda net: plot_losses([]), ValueError, "losses must be a non-empty 1-D array"),
+    ],
+)
+def test_what_cannot_be_drawn_gets_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call(NeuralNetwork(2, 1, [3]))
+
+
+def test_drawing_never_touches_pyplot():
+    code = textwrap.dedent("""
+        import sys
+        from backprop_xp import NeuralNetwork, five_points
+        from backprop_xp.plotting import plot_decision_boundary, plot_losses
+        x, y = five_points()
+        plot_decision_boundary(x, y, NeuralNetwork(2, 1, [3]))
+        plot_losses([1.0, 0.5])
+        assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+        import backprop_xp
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    check = "import sys, backprop_xp; assert 'matplotlib' not in sys.modules, 'imported on import'"
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=300)

@@ -1,0 +1,182 @@
+"""The training loop: optimisers against torch.optim, minibatches against an
+independent per-sample derivation, early stopping, and the divergence stop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop_xp import NeuralNetwork, Optimizer, TrainingDiverged, five_points, train
+from backprop_xp.optimizers import OPTIMIZERS, get_optimizer
+from backprop_xp.reference import per_sample_gradients
+from backprop_xp.training import _EarlyStopping
+from conftest import assert_close
+
+
+def host_params(net):
+    return [(net.backend.to_numpy(W).copy(), net.backend.to_numpy(b).copy()) for W, b in net.params]
+
+
+def torch_reference(params, x, y, optimizer, lr, epochs):
+    """The same training with torch autograd and torch.optim, in float64."""
+    torch = pytest.importorskip("torch")
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for pair in params for a in pair]
+    make = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=lr),
+        "momentum": lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9),
+        "adam": lambda p: torch.optim.Adam(p, lr=lr, betas=(0.9, 0.999), eps=1e-8),
+    }[optimizer]
+    opt = make(tensors)
+    X, Y = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
+    losses = []
+    for _ in range(epochs):
+        opt.zero_grad()
+        A = X
+        for layer in range(0, len(tensors), 2):
+            Z = A @ tensors[layer] + tensors[layer + 1]
+            A = torch.sigmoid(Z) if layer == len(tensors) - 2 else torch.tanh(Z)
+        loss = torch.mean((A - Y) ** 2)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return [(tensors[i].detach().numpy(), tensors[i + 1].detach().numpy()) for i in range(0, len(tensors), 2)], losses
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_optimizers_match_torch_optim(backend, optimizer):
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=1, backend=backend.name)
+    expected_params, expected_losses = torch_reference(host_params(net), x, y, optimizer, 0.05, 30)
+    _, losses = train(x, y, net, 30, 0.05, optimizer=optimizer)
+    assert_close(backend, losses, expected_losses, rtol=1e-12)
+    for (W, b), (eW, eb) in zip(net.params, expected_params):
+        assert_close(backend, W, eW, rtol=1e-11)
+        assert_close(backend, b, eb, rtol=1e-11)
+
+
+def test_an_optimizer_may_be_given_as_an_init_update_pair():
+    x, y = five_points()
+    by_name = NeuralNetwork(2, 1, [5, 3], seed=0)
+    by_pair = NeuralNetwork(2, 1, [5, 3], seed=0)
+    train(x, y, by_name, 20, 0.1, optimizer="adam")
+    train(x, y, by_pair, 20, 0.1, optimizer=get_optimizer("adam"))
+    for (W, b), (V, c) in zip(by_name.params, by_pair.params):
+        np.testing.assert_array_equal(W, V)
+        np.testing.assert_array_equal(b, c)
+
+
+def reference_minibatch_sgd(params, x, y, arch, lr, epochs, batch_size, seed):
+    """Minibatch gradient descent with the per-sample derivation, on the host."""
+    rng = np.random.default_rng(seed)
+    params = [(W.copy(), b.copy()) for W, b in params]
+    Y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            rows = order[start:start + batch_size]
+            grads = per_sample_gradients(params, np.asarray(x, np.float64)[rows], Y[rows], arch)
+            params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+    return params
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_minibatches_follow_the_seeded_shuffle(backend, batch_size):
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0, backend=backend.name)
+    expected = reference_minibatch_sgd(host_params(net), x, y, net.architecture, 0.3, 7, batch_size, seed=4)
+    _, losses = train(x, y, net, 7, 0.3, batch_size=batch_size, seed=4)
+    assert losses.shape == (7,)
+    for (W, b), (eW, eb) in zip(net.params, expected):
+        assert_close(backend, W, eW, rtol=1e-12)
+        assert_close(backend, b, eb, rtol=1e-12)
+
+
+def test_a_batch_as_large_as_the_data_is_the_full_batch():
+    x, y = five_points()
+    full = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0)
+    whole = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0)
+    _, full_losses = train(x, y, full, 50, 0.25)
+    _, whole_losses = train(x, y, whole, 50, 0.25, batch_size=5)
+    np.testing.assert_array_equal(full_losses, whole_losses)
+
+
+def test_the_epoch_loss_of_minibatches_is_their_weighted_mean():
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0)
+    seen = []  # the weights before each batch's update, recorded by a wrapped optimizer
+    sgd = get_optimizer("sgd")
+
+    def update(params, grads, state, lr, xp):
+        seen.append(params)
+        return sgd.update(params, grads, state, lr, xp)
+
+    _, losses = train(x, y, net, 1, 0.1, batch_size=2, seed=9, optimizer=Optimizer(sgd.init, update))
+    order = np.random.default_rng(9).permutation(5)
+    rows = []
+    for params, start in zip(seen, (0, 2, 4)):
+        probe = NeuralNetwork(2, 1, [5, 3], dtype="float64")
+        probe.params = params
+        batch = order[start:start + 2]
+        rows.append(float(probe.get_loss(x[batch], y[batch])) * len(batch))
+    assert float(losses[0]) == pytest.approx(sum(rows) / 5, rel=1e-12)
+
+
+def test_early_stopping_waits_patience_epochs_without_progress():
+    rule = _EarlyStopping(tol=0.1, patience=2)
+    decisions = [rule.should_stop(v) for v in (1.0, 0.8, 0.75, 0.72, 0.5, 0.45, 0.44)]
+    assert decisions == [False, False, False, True, False, False, True]
+    assert not any(_EarlyStopping(None, 1).should_stop(v) for v in (1.0, 1.0, 1.0))
+
+
+def test_early_stopping_ends_training_and_returns_the_losses_run():
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    _, losses = train(x, y, net, 2500, 0.25, tol=1.0, patience=3)
+    assert losses.shape == (4,)  # epoch 1 sets the best; 2, 3 and 4 bring no progress of more than 1
+    _, losses = train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0), 300, 0.25, tol=None)
+    assert losses.shape == (300,)
+
+
+def test_divergence_stops_with_the_epoch_and_learning_rate_and_keeps_the_last_finite_weights():
+    x, y = five_points()
+    kwargs = dict(hidden_activation="relu", output_activation="identity", dtype="float64", seed=0)
+    net = NeuralNetwork(2, 1, [5, 3], **kwargs)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as caught:
+        train(x, y, net, 1000, 40.0)
+    error = caught.value
+    assert error.epoch > 2 and error.learning_rate == 40.0
+    assert f"Training diverged at epoch {error.epoch}: the loss became" in str(error)
+    assert "with learning rate 40" in str(error) and "Try a smaller learning rate" in str(error)
+    assert error.losses.shape == (error.epoch,) and not np.isfinite(error.losses[-1])
+    assert np.all(np.isfinite(error.losses[:-1]))
+    # The network holds the weights of the start of the epoch before: those of epoch - 2 steps.
+    replay = NeuralNetwork(2, 1, [5, 3], **kwargs)
+    with np.errstate(all="ignore"):
+        train(x, y, replay, error.epoch - 2, 40.0)
+    for (W, b), (V, c) in zip(net.params, replay.params):
+        np.testing.assert_array_equal(W, V)
+        np.testing.assert_array_equal(b, c)
+    assert net.grads is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"optimizer": "adamw"}, ValueError, "Unknown optimizer 'adamw'. Expected one of: sgd, momentum, adam"),
+        ({"batch_size": 0}, ValueError, "batch_size must be an integer of at least 1"),
+        ({"batch_size": 2.5}, ValueError, "batch_size must be an integer of at least 1"),
+        ({"tol": -1.0}, ValueError, "tol must be a finite number >= 0"),
+        ({"tol": float("nan")}, ValueError, "tol must be a finite number >= 0"),
+        ({"patience": 0}, ValueError, "patience must be an integer of at least 1"),
+        ({"seed": "1"}, TypeError, "seed must be an integer"),
+    ],
+)
+def test_bad_training_settings_are_refused_before_anything_changes(kwargs, error, message):
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    before = host_params(net)
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        train(x, y, net, 10, 0.1, **kwargs)
+    for (W, b), (V, c) in zip(before, net.params):
+        np.testing.assert_array_equal(W, V)
+        np.testing.assert_array_equal(b, c)
