@@ -2,14 +2,17 @@
 the Python Array API standard and run on NumPy, PyTorch, CuPy, JAX and
 array-api-strict, chosen at run time.
 
-Importing this package imports no array library beyond NumPy.
+Importing this package imports no array library beyond NumPy, and not
+matplotlib until a figure is drawn.
 """
 
 from .architecture import Architecture
 from .backends import Backend, BackendUnavailableError, get_backend
-from .datasets import five_points
+from .checkpoints import CheckpointError, load, save
+from .datasets import five_points, load_dataset
 from .network import NeuralNetwork
 from .optimizers import OPTIMIZERS, Optimizer
+from .plotting import plot_decision_boundary, plot_losses
 from .training import TrainingDiverged, train
 
 __version__ = "0.1.0"
@@ -18,11 +21,17 @@ __all__ = [
     "Architecture",
     "Backend",
     "BackendUnavailableError",
+    "CheckpointError",
     "NeuralNetwork",
     "OPTIMIZERS",
     "Optimizer",
     "TrainingDiverged",
     "five_points",
     "get_backend",
+    "load",
+    "load_dataset",
+    "plot_decision_boundary",
+    "plot_losses",
+    "save",
     "train",
 ]

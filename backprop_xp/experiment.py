@@ -23,7 +23,14 @@ from . import checkpoints
 from .datasets import Dataset, load_dataset
 from .inputs import to_host
 from .network import NeuralNetwork
-from .plotting import class_indices, new_axes, plot_decision_boundary, plot_losses, predict_classes, save_figure
+from .plotting import (
+    class_indices,
+    new_axes,
+    plot_decision_boundary,
+    plot_losses,
+    predict_classes,
+    save_figure,
+)
 from .training import check_settings, train
 
 #: The files a run writes into its output directory.
