@@ -165,28 +165,31 @@ def train(
     losses: list[Array] = []
     host_losses: list[float] = []
     before = (net._params, state)  # the weights at the start of the last epoch with a finite loss
-    for epoch in range(1, epochs + 1):
-        start = (net._params, state)
-        if batches is None:
-            loss, grads = net._backpropagate(X, Y)
-            net._params, state = opt.update(net._params, grads, state, lr, xp)
-        else:
-            total = 0.0
-            for Xb, Yb in batches():
-                loss_b, grads = net._backpropagate(Xb, Yb)
+    # A diverging run overflows on its way to NaN: the check of each epoch's loss
+    # reports it once, in place of NumPy's warnings at every operation.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, epochs + 1):
+            start = (net._params, state)
+            if batches is None:
+                loss, grads = net._backpropagate(X, Y)
                 net._params, state = opt.update(net._params, grads, state, lr, xp)
-                total = total + loss_b * Xb.shape[0]
-            loss = total / n
-        losses.append(loss)
-        host_losses.append(float(loss))
-        if not math.isfinite(host_losses[-1]):
-            net._params, net._grads = before[0], None
-            raise TrainingDiverged(epoch, lr, host_losses[-1], np.asarray(host_losses))
-        before = start
-        if callback is not None:
-            callback(epoch, loss)
-        if stopping.should_stop(host_losses[-1]):
-            break
+            else:
+                total = 0.0
+                for Xb, Yb in batches():
+                    loss_b, grads = net._backpropagate(Xb, Yb)
+                    net._params, state = opt.update(net._params, grads, state, lr, xp)
+                    total = total + loss_b * Xb.shape[0]
+                loss = total / n
+            losses.append(loss)
+            host_losses.append(float(loss))
+            if not math.isfinite(host_losses[-1]):
+                net._params, net._grads = before[0], None
+                raise TrainingDiverged(epoch, lr, host_losses[-1], np.asarray(host_losses))
+            before = start
+            if callback is not None:
+                callback(epoch, loss)
+            if stopping.should_stop(host_losses[-1]):
+                break
     return net, xp.stack(losses)
 
 

@@ -131,6 +131,7 @@ def test_divergence_stops_training_naming_the_epoch_and_learning_rate(tmp_path):
     assert result.returncode == 1
     assert re.search(r"backprop-xp: Training diverged at epoch \d+: the loss became (nan|inf) with learning rate 1e\+12",
                      result.stderr), result.stderr
+    assert result.stderr.count("\n") == 1  # one line: no NumPy overflow warnings before it
     assert "Traceback" not in result.stderr and not (tmp_path / "metrics.json").exists()
 
 

@@ -3,6 +3,8 @@ independent per-sample derivation, early stopping, and the divergence stop."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -141,8 +143,10 @@ def test_divergence_stops_with_the_epoch_and_learning_rate_and_keeps_the_last_fi
     x, y = five_points()
     kwargs = dict(hidden_activation="relu", output_activation="identity", dtype="float64", seed=0)
     net = NeuralNetwork(2, 1, [5, 3], **kwargs)
-    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as caught:
-        train(x, y, net, 1000, 40.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the divergence is reported once, by the exception
+        with pytest.raises(TrainingDiverged) as caught:
+            train(x, y, net, 1000, 40.0)
     error = caught.value
     assert error.epoch > 2 and error.learning_rate == 40.0
     assert f"Training diverged at epoch {error.epoch}: the loss became" in str(error)
