@@ -121,7 +121,7 @@ def save(
         os.umask(mask)
         os.chmod(temporary, 0o666 & ~mask)  # as open() would make it, not mkstemp's 0600
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, allow_pickle=False, **arrays)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -164,7 +164,7 @@ def metrics(result: RunResult) -> dict[str, Any]:
         "config": dataclasses.asdict(result.config),
         "architecture": "-".join(map(str, net.architecture.sizes)),
     }
-    if data.x_test is not None:
+    if data.x_test is not None and data.y_test is not None:
         summary["test_accuracy"] = accuracy(net, data.x_test, data.y_test)
     return summary
 

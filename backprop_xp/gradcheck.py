@@ -89,7 +89,8 @@ def gradient_check(
                     indices = [indices[i] for i in sorted(chosen)]
                 exact = np.array([grads[layer][which][i] for i in indices], dtype=np.float64)
                 numeric = np.array([
-                    (loss_at(layer, which, i, array[i] + eps) - loss_at(layer, which, i, array[i] - eps)) / (2 * eps)
+                    (loss_at(layer, which, i, float(array[i]) + eps) - loss_at(layer, which, i, float(array[i]) - eps))
+                    / (2 * eps)
                     for i in indices
                 ])
                 scale = max(np.linalg.norm(exact), np.linalg.norm(numeric))

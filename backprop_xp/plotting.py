@@ -19,7 +19,7 @@ from .network import NeuralNetwork
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import FigureBase
 
 
 def new_axes(width: float = 5.0, height: float = 4.0) -> Axes:
@@ -149,6 +149,8 @@ def plot_losses(losses: Any, ax: Axes | None = None, *, label: str | None = None
     return ax
 
 
-def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> None:
-    """Write a figure to an image file (PNG by its suffix)."""
-    figure.savefig(path, dpi=dpi)
+def save_figure(figure: FigureBase, path: str | os.PathLike[str], *, dpi: int = 100) -> None:
+    """Write a figure (an Axes' ``.figure``) to an image file, PNG by its suffix."""
+    root = figure.get_figure(root=True)
+    assert root is not None, "a figure always has a root figure"
+    root.savefig(path, dpi=dpi)
