@@ -106,22 +106,23 @@ def save(
     except TypeError as exc:
         raise TypeError(f"info must be JSON-serialisable; {exc}.") from None
     arrays = {"header": np.array(text)}
-    for layer, (W, b) in enumerate(net.params):
-        arrays[f"W{layer}"] = net.backend.to_numpy(W)
-        arrays[f"b{layer}"] = net.backend.to_numpy(b)
+    for layer, (W, b) in enumerate(net.host_params()):
+        arrays[f"W{layer}"], arrays[f"b{layer}"] = W, b
     if losses is not None:
         host = np.asarray(to_host(losses), dtype=np.float64)
         if host.ndim != 1:
             raise ValueError(f"losses must be 1-D; received shape {host.shape}.")
         arrays["losses"] = host
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Cannot write the checkpoint {str(path)!r}: there is no directory {str(path.parent)!r}.")
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(temporary, 0o666 & ~mask)  # as open() would make it, not mkstemp's 0600
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, allow_pickle=False, **arrays)
+            np.savez(file, **arrays)  # type: ignore[arg-type]  # (plain arrays: nothing to pickle)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -146,6 +147,8 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
         The file is corrupt or truncated, is not a checkpoint, is of another
         version, or holds another architecture than ``expect``.
     """
+    if expect is not None and not isinstance(expect, Architecture):
+        raise TypeError(f"expect must be an Architecture (net.architecture); received {type(expect).__name__}.")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {str(path)!r}: there is no such file.")
@@ -175,7 +178,9 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
             hidden[0] if hidden else "tanh", arch.activations[-1], arch.loss,
         )
         dtype = check_dtype(header["dtype"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise CheckpointError(f"{str(path)!r} has a damaged header: it has no {exc} entry.") from None
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{str(path)!r} has a damaged header: {exc}") from None
     if rebuilt != arch:
         raise CheckpointError(f"{str(path)!r} describes an architecture backprop_xp cannot build: {arch}.")
@@ -190,12 +195,14 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
         pair = []
         for name, shape in ((f"W{layer}", (n_in, n_out)), (f"b{layer}", (n_out,))):
             array = arrays.get(name)
-            if array is None or array.shape != shape or array.dtype.kind != "f":
+            if array is None or array.shape != shape or array.dtype != np.dtype(dtype):
                 found = "nothing" if array is None else f"shape {array.shape}, dtype {array.dtype}"
                 raise CheckpointError(
-                    f"{str(path)!r} is damaged: {name} should be a float array of shape {shape}; found {found}."
+                    f"{str(path)!r} is damaged: {name} should be a {dtype} array of shape {shape}; found {found}."
                 )
-            pair.append(array.astype(dtype, copy=False))
+            if not np.all(np.isfinite(array)):
+                raise CheckpointError(f"{str(path)!r} holds NaN or infinite weights in {name}.")
+            pair.append(array)
         params.append((pair[0], pair[1]))
     losses = arrays.get("losses")
     if losses is not None and (losses.ndim != 1 or losses.dtype.kind != "f"):

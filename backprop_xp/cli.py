@@ -96,7 +96,9 @@ def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> 
         "--tol", type=float, default=None,
         help="early stopping: stop once the loss has not fallen by more than TOL for --patience epochs",
     )
-    p.add_argument("--patience", type=int, default=10, help="epochs without progress before stopping (default: 10)")
+    p.add_argument(
+        "--patience", type=int, default=None, help="with --tol: epochs without progress before stopping (default: 10)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("plot", help="redraw the figures of a run from its checkpoint")
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="(default: the checkpoint's directory)")
-    p.add_argument("--backend", default=None, help="backend to load the network on (default: numpy)")
+    p.add_argument(
+        "--backend", default=None, help=f"backend to draw with: one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)"
+    )
 
     s = commands.add_parser("sweep", help="the lab's experiments: a grid of configurations, several seeds each")
     _add_model_options(s, many=True)
@@ -137,8 +141,10 @@ def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
     """The run the options describe; ``fields`` override them."""
     from .experiment import RunConfig
 
+    if getattr(args, "patience", None) is not None and args.tol is None:
+        raise ValueError(f"--patience {args.patience} needs --tol: early stopping is off without it.")
     names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names} | fields
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None} | fields
     values["hidden"] = tuple(values["hidden"])
     return RunConfig(**values)
 
@@ -157,7 +163,7 @@ def _backends(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .experiment import check, metrics, prepare_directory, run, write_outputs
+    from .experiment import check, prepare_directory, run, write_outputs
     from .progress import ProgressBar
 
     config = _config(args)
@@ -168,8 +174,7 @@ def _train(args: argparse.Namespace) -> int:
         result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
     finally:
         bar.close()
-    written = write_outputs(result, out)
-    summary = metrics(result)
+    written, summary = write_outputs(result, out)
     accuracy = f", train accuracy {summary['train_accuracy']:.3f}"
     if "test_accuracy" in summary:
         accuracy += f", test accuracy {summary['test_accuracy']:.3f}"
@@ -184,21 +189,30 @@ def _train(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from .experiment import config_from_checkpoint, draw_figures, load_data, prepare_directory
+    from .plotting import plot_losses, save_figure
 
     saved = checkpoints.read(args.checkpoint)
-    config = config_from_checkpoint(saved.info)
-    if saved.losses is None:
-        raise checkpoints.CheckpointError(f"{str(args.checkpoint)!r} holds no loss curve to draw.")
-    net = saved.network(args.backend or "numpy")
+    net = saved.network(args.backend)
     out = prepare_directory(args.out or args.checkpoint.parent)
-    written = draw_figures(net, saved.losses, load_data(config), out)
-    print(f"{net} from {args.checkpoint}: wrote {', '.join(str(p) for p in written)}")
+    if "config" in saved.info:  # written by `train`: the data can be made again
+        if saved.losses is None:
+            raise checkpoints.CheckpointError(f"{str(args.checkpoint)!r} holds no loss curve to draw.")
+        written = draw_figures(net, saved.losses, load_data(config_from_checkpoint(saved.info)), out)
+        note = ""
+    elif saved.losses is not None:  # saved from Python: the loss curve is all there is to draw
+        save_figure(plot_losses(saved.losses).figure, out / "loss.png")
+        written, note = [out / "loss.png"], " (no decision boundary: the checkpoint does not say which data it learnt)"
+    else:
+        raise checkpoints.CheckpointError(
+            f"{str(args.checkpoint)!r} holds neither a loss curve nor a record of its data: nothing to draw."
+        )
+    print(f"{net} from {args.checkpoint}: wrote {', '.join(str(p) for p in written)}{note}")
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
     from .experiment import check, prepare_directory
-    from .sweep import grid, run_sweep, write_sweep
+    from .sweep import by_configuration, grid, run_sweep, write_sweep
 
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1; received {args.seeds}.")
@@ -211,9 +225,7 @@ def _sweep(args: argparse.Namespace) -> int:
     out = prepare_directory(args.out)
     runs = run_sweep(configs, jobs=args.jobs)
     written = write_sweep(runs, out, threshold=args.threshold)
-    groups: dict[str, list] = {}
-    for r in runs:
-        groups.setdefault(r.config.describe(), []).append(r)
+    groups = by_configuration(runs)
     print(f"{'configuration':<48} median final loss   runs below {args.threshold:g}")
     for name, members in groups.items():
         finals = [r.final_loss for r in members]

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from .inputs import check_seed
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -141,8 +143,7 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(DATASETS)}.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer; received {seed!r}.")
+    check_seed(seed)
     if name not in GENERATED and (n_samples is not None or noise is not None):
         raise ValueError(f"The {name} dataset is fixed: n_samples and noise apply to {', '.join(GENERATED)} only.")
     if name == "five-points":

@@ -9,11 +9,11 @@ command line and a run from Python are the same run.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import platform
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -136,15 +136,17 @@ def accuracy(net: NeuralNetwork, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def versions(library: str) -> dict[str, str]:
+    """Versions of Python and of the libraries a run used (the backend's library is imported already)."""
+    import array_api_compat
+    import matplotlib
+
     from . import __version__
 
-    names = ["numpy", "array-api-compat"] + ([] if library == "numpy" else [library.replace("_", "-")])
-    found = {"python": platform.python_version(), "backprop-xp": __version__}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed as a distribution"
+    found = {
+        "python": platform.python_version(), "backprop-xp": __version__, "numpy": np.__version__,
+        "array-api-compat": array_api_compat.__version__, "matplotlib": matplotlib.__version__,
+    }
+    found[library] = getattr(importlib.import_module(library), "__version__", "unknown")
     return found
 
 
@@ -182,16 +184,17 @@ def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Pat
     return written
 
 
-def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
-    """Write the figures, ``metrics.json`` and the checkpoint of a run into directory ``out``."""
+def write_outputs(result: RunResult, out: str | Path) -> tuple[list[Path], dict[str, Any]]:
+    """Write the figures, ``metrics.json`` and the checkpoint of a run into directory ``out``.
+
+    Returns the files written and the metrics.
+    """
     out = prepare_directory(out)
     written = draw_figures(result.net, result.losses, result.data, out)
     summary = metrics(result)
     (out / METRICS).write_text(json.dumps(summary, indent=2) + "\n")
-    checkpoints.save(
-        result.net, out / CHECKPOINT, losses=result.losses, info={"config": summary["config"]}
-    )
-    return [*written, out / METRICS, out / CHECKPOINT]
+    checkpoints.save(result.net, out / CHECKPOINT, losses=result.losses, info={"config": summary["config"]})
+    return [*written, out / METRICS, out / CHECKPOINT], summary
 
 
 def prepare_directory(out: str | Path) -> Path:

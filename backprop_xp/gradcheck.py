@@ -65,7 +65,7 @@ def gradient_check(
     X, Y = net.as_arrays(x, y)
     backend = net.backend
     original = net.params
-    host = [[backend.to_numpy(W).copy(), backend.to_numpy(b).copy()] for W, b in original]
+    host = [list(pair) for pair in net.host_params()]
     grads = [(backend.to_numpy(dW), backend.to_numpy(db)) for dW, db in net.backward(X, Y)]
     rng = np.random.default_rng(seed)
 

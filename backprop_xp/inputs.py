@@ -106,3 +106,10 @@ def check_epochs(epochs: Any) -> int:
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"epochs must be an integer of at least 1; received {epochs!r}.")
     return int(epochs)
+
+
+def check_seed(seed: Any) -> int:
+    """Return ``seed`` if it is an integer."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; received {seed!r}.")
+    return int(seed)

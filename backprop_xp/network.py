@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+import numpy as np
+
 from . import equations
 from .architecture import Architecture, check_dtype
 from .backends import get_backend
@@ -120,6 +122,10 @@ class NeuralNetwork:
                 self._parameter(pair[1], f"params[{layer}][1] (b)", (n_out,)),
             ))
         self._params, self._grads = params, None
+
+    def host_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The ``(W, b)`` pairs as NumPy arrays on the host, copied."""
+        return [(np.array(self.backend.to_numpy(W)), np.array(self.backend.to_numpy(b))) for W, b in self._params]
 
     @property
     def grads(self) -> Params | None:

@@ -102,12 +102,12 @@ OPTIMIZERS: dict[str, Optimizer] = {
 }
 
 
-def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
-    """An :class:`Optimizer` by name (``"sgd"``, ``"momentum"``, ``"adam"``), or one given as such."""
-    if isinstance(optimizer, Optimizer):
-        return optimizer
+def get_optimizer(optimizer: str | tuple[Callable[..., Any], Callable[..., Any]]) -> Optimizer:
+    """An :class:`Optimizer` by name (``"sgd"``, ``"momentum"``, ``"adam"``), or from an ``(init, update)`` pair."""
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
         return OPTIMIZERS[optimizer]
+    if isinstance(optimizer, tuple) and len(optimizer) == 2 and all(map(callable, optimizer)):
+        return Optimizer(*optimizer)
     raise ValueError(
         f"Unknown optimizer {optimizer!r}. Expected one of: {', '.join(OPTIMIZERS)}, "
         "or an Optimizer(init, update) pair."

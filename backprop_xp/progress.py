@@ -21,14 +21,19 @@ class ProgressBar:
         self.enabled = enabled and _is_terminal(stream)
         self._last = -float("inf")
         self._drawn = False
+        self._latest: tuple[int, float] | None = None  # an update not drawn yet
 
     def update(self, epoch: int, loss: float) -> None:
         if not self.enabled:
             return
+        self._latest = (epoch, loss)
         now = time.monotonic()
         if now - self._last < self.interval and epoch != self.total:
             return
         self._last = now
+        self._draw(epoch, loss)
+
+    def _draw(self, epoch: int, loss: float) -> None:
         filled = round(WIDTH * epoch / self.total)
         digits = len(str(self.total))
         self.stream.write(
@@ -36,9 +41,12 @@ class ProgressBar:
         )
         self.stream.flush()
         self._drawn = True
+        self._latest = None
 
     def close(self) -> None:
-        """End the bar's line, so what follows starts on a line of its own."""
+        """Draw the last update (a run may stop early), and end the bar's line."""
+        if self._latest is not None:
+            self._draw(*self._latest)
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()

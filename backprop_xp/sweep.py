@@ -65,18 +65,20 @@ def grid(
 def _run_one(config: RunConfig) -> SweepRun:
     try:
         result = run(config)
-        params = [(result.net.backend.to_numpy(W), result.net.backend.to_numpy(b)) for W, b in result.net.params]
-        return SweepRun(config, result.losses, params)
+        return SweepRun(config, result.losses, result.net.host_params())
     except TrainingDiverged as exc:
         return SweepRun(config, exc.losses, [], diverged_at=exc.epoch)
 
 
 def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[SweepRun]:
-    """Run every configuration, in ``jobs`` worker processes (default: one per core), in order."""
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1; received {jobs}.")
-    if jobs == 1 or len(configs) == 1:
+    """Run every configuration, in ``jobs`` worker processes (default: one per core this
+    process may use), and return the runs in the order of ``configs``."""
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
+    jobs = min(jobs, len(configs))  # no idle workers to start
+    if jobs <= 1:
         return [_run_one(c) for c in configs]
     # "spawn": a clean interpreter per worker, safe whatever the parent imported (torch, JAX threads).
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -96,7 +98,8 @@ def write_csv(runs: Sequence[SweepRun], path: Path, threshold: float) -> None:
             ])
 
 
-def _configurations(runs: Sequence[SweepRun]) -> dict[str, list[SweepRun]]:
+def by_configuration(runs: Sequence[SweepRun]) -> dict[str, list[SweepRun]]:
+    """The runs grouped by configuration (all but the seed), in order of first appearance."""
     groups: dict[str, list[SweepRun]] = {}
     for r in runs:
         groups.setdefault(r.config.describe(), []).append(r)
@@ -107,7 +110,7 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
     """One decision-boundary panel per configuration (its first seed's network)."""
     from matplotlib.figure import Figure
 
-    groups = _configurations(runs)
+    groups = by_configuration(runs)
     columns = min(3, len(groups))
     rows = math.ceil(len(groups) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
@@ -138,8 +141,8 @@ def draw_losses(runs: Sequence[SweepRun], path: Path) -> None:
     figure = Figure(figsize=(8, 5), layout="constrained")
     ax = figure.add_subplot()
     cmap = matplotlib.colormaps["tab20"]
-    colours = [cmap(i % 20) for i in range(len(_configurations(runs)))]
-    for colour, (name, members) in zip(colours, _configurations(runs).items()):
+    colours = [cmap(i % 20) for i in range(len(by_configuration(runs)))]
+    for colour, (name, members) in zip(colours, by_configuration(runs).items()):
         for i, r in enumerate(members):
             if r.losses.size and np.isfinite(r.losses).any():
                 finite = np.where(np.isfinite(r.losses), r.losses, np.nan)
@@ -151,9 +154,12 @@ def draw_losses(runs: Sequence[SweepRun], path: Path) -> None:
 
 
 def write_sweep(runs: Sequence[SweepRun], out: str | Path, *, threshold: float) -> list[Path]:
-    """The CSV and the two figures of a sweep, in directory ``out``."""
+    """The CSV, the loss curves and (for 2-D data) the decision boundaries of a sweep, in directory ``out``."""
     out = prepare_directory(out)
     write_csv(runs, out / CSV_NAME, threshold)
-    draw_boundaries(runs, out / BOUNDARIES_FIGURE)
     draw_losses(runs, out / LOSSES_FIGURE)
-    return [out / CSV_NAME, out / BOUNDARIES_FIGURE, out / LOSSES_FIGURE]
+    written = [out / CSV_NAME, out / LOSSES_FIGURE]
+    if load_data(runs[0].config).n_features == 2:
+        draw_boundaries(runs, out / BOUNDARIES_FIGURE)
+        written.insert(1, out / BOUNDARIES_FIGURE)
+    return written

@@ -16,36 +16,58 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .inputs import check_epochs, check_learning_rate
+from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
 
 if TYPE_CHECKING:
-    from ._types import Array
+    from ._types import Array, Namespace, Params
 
 
 class TrainingDiverged(ArithmeticError):
-    """The loss became NaN or infinite.
+    """The loss, or the weights after the last update, became NaN or infinite.
 
     Attributes
     ----------
     epoch : int
-        The first epoch (from 1) whose loss was not finite.
+        The epoch (from 1) at which it was found.
     learning_rate : float
     loss : float
-        That epoch's loss.
+        That epoch's loss (finite when only the last update's weights are not).
     losses : 1-D NumPy array
         The loss of every epoch up to and including ``epoch``.
     """
 
-    def __init__(self, epoch: int, learning_rate: float, loss: float, losses: np.ndarray) -> None:
+    def __init__(self, message: str, epoch: int, learning_rate: float, loss: float, losses: np.ndarray) -> None:
+        super().__init__(message)
         self.epoch, self.learning_rate, self.loss, self.losses = epoch, learning_rate, loss, losses
-        kept = "its initial weights" if epoch == 1 else f"the weights it had at the start of epoch {epoch - 1}"
-        super().__init__(
-            f"Training diverged at epoch {epoch}: the loss became {loss} with learning rate "
-            f"{learning_rate:g}. The network keeps {kept}, the last with a finite loss. "
+
+
+def _diverged(epoch: int, lr: float, losses: list[float], *, weights: bool = False) -> TrainingDiverged:
+    """The exception for a non-finite loss at ``epoch`` (or, with ``weights``, non-finite weights after it)."""
+    loss = losses[-1]
+    if weights:
+        message = (
+            f"Training diverged at epoch {epoch}: its update, with learning rate {lr:g}, made the weights "
+            f"NaN or infinite. The network keeps the weights it had at the start of epoch {epoch}. "
             "Try a smaller learning rate."
         )
+    elif epoch == 1:
+        message = (
+            f"The loss is {loss} at epoch 1, before any update: check the data for NaN or infinite values "
+            "(and the initialisation). The network keeps its initial weights."
+        )
+    else:
+        message = (
+            f"Training diverged at epoch {epoch}: the loss became {loss} with learning rate {lr:g}. "
+            f"The network keeps the weights it had at the start of epoch {epoch - 1}, the last with a "
+            "finite loss. Try a smaller learning rate."
+        )
+    return TrainingDiverged(message, epoch, lr, loss, np.asarray(losses, dtype=np.float64))
+
+
+def _all_finite(params: Params, xp: Namespace) -> bool:
+    return all(bool(xp.all(xp.isfinite(W))) and bool(xp.all(xp.isfinite(b))) for W, b in params)
 
 
 def _check_batch_size(batch_size: Any) -> int | None:
@@ -74,8 +96,7 @@ def check_settings(
     opt = get_optimizer(optimizer)
     batch_size = _check_batch_size(batch_size)
     tol, patience = _check_early_stopping(tol, patience)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer; received {seed!r}.")
+    check_seed(seed)
     return epochs, lr, opt, batch_size, tol, patience
 
 
@@ -122,7 +143,7 @@ def train(
         Number of passes over the data, at least 1.
     lr : float
         Learning rate, positive.
-    optimizer : {"sgd", "momentum", "adam"} or Optimizer
+    optimizer : {"sgd", "momentum", "adam"}, or an (init, update) pair (see :mod:`optimizers`)
     batch_size : int, optional
         Minibatch size; batches are reshuffled every epoch. ``None`` (the
         default) takes the whole batch in one step, unshuffled.
@@ -131,7 +152,8 @@ def train(
     tol, patience : optional
         Early stopping: stop once the loss has not fallen more than ``tol``
         below its best for ``patience`` epochs in a row. ``tol=None`` (the
-        default) trains for all the epochs.
+        default) trains for all the epochs. The network keeps its last
+        weights, not those of its best epoch.
     callback : callable, optional
         Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
         epoch's loss as a 0-d array.
@@ -147,9 +169,11 @@ def train(
     Raises
     ------
     TrainingDiverged
-        The loss became NaN or infinite. The network keeps the weights it had at
-        the start of the epoch before (the last with a finite loss), and the
-        exception holds the epoch, the learning rate and the losses so far.
+        The loss became NaN or infinite: the network keeps the weights it had at
+        the start of the epoch before, the last with a finite loss. Or the last
+        update made the weights NaN or infinite: the network keeps the weights
+        of the start of the last epoch. The exception holds the epoch, the
+        learning rate and the losses so far.
     """
     if not isinstance(net, NeuralNetwork):
         raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
@@ -164,12 +188,12 @@ def train(
     stopping = _EarlyStopping(tol, patience)
     losses: list[Array] = []
     host_losses: list[float] = []
-    before = (net._params, state)  # the weights at the start of the last epoch with a finite loss
-    # A diverging run overflows on its way to NaN: the check of each epoch's loss
-    # reports it once, in place of NumPy's warnings at every operation.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, epochs + 1):
-            start = (net._params, state)
+    before = net._params  # the weights at the start of the last epoch with a finite loss
+    for epoch in range(1, epochs + 1):
+        start = net._params
+        # A diverging run overflows on its way to NaN: the checks below report
+        # it once, in place of NumPy's warnings at every operation.
+        with np.errstate(over="ignore", invalid="ignore"):
             if batches is None:
                 loss, grads = net._backpropagate(X, Y)
                 net._params, state = opt.update(net._params, grads, state, lr, xp)
@@ -180,16 +204,19 @@ def train(
                     net._params, state = opt.update(net._params, grads, state, lr, xp)
                     total = total + loss_b * Xb.shape[0]
                 loss = total / n
-            losses.append(loss)
             host_losses.append(float(loss))
-            if not math.isfinite(host_losses[-1]):
-                net._params, net._grads = before[0], None
-                raise TrainingDiverged(epoch, lr, host_losses[-1], np.asarray(host_losses))
-            before = start
-            if callback is not None:
-                callback(epoch, loss)
-            if stopping.should_stop(host_losses[-1]):
-                break
+        losses.append(loss)
+        if not math.isfinite(host_losses[-1]):
+            net._params, net._grads = before, None
+            raise _diverged(epoch, lr, host_losses)
+        before = start
+        if callback is not None:
+            callback(epoch, loss)
+        if stopping.should_stop(host_losses[-1]):
+            break
+    if not _all_finite(net._params, xp):  # the last update is checked by no loss
+        net._params, net._grads = start, None
+        raise _diverged(epoch, lr, host_losses, weights=True)
     return net, xp.stack(losses)
 
 

@@ -78,6 +78,13 @@ def _rewrite(path, **changes):
     np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
 
 
+def _drop_header_key(path, key):
+    header, arrays = _header(path)
+    del header[key]
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+
+
 @pytest.fixture
 def saved(tmp_path):
     net, losses = trained()
@@ -96,12 +103,15 @@ def saved(tmp_path):
         (lambda p: _rewrite(p, header={"format": "other"}), "not a backprop_xp checkpoint"),
         (lambda p: _rewrite(p, header={"version": 99}), "format version 99; this backprop_xp reads version 1"),
         (lambda p: _rewrite(p, header={"sizes": [2, 5, 1]}), "damaged header: 3 activations for 2 layers"),
-        (lambda p: _rewrite(p, header={"sizes": [2, 5, 4, 1]}), "W1 should be a float array of shape (5, 4)"),
+        (lambda p: _rewrite(p, header={"sizes": [2, 5, 4, 1]}), "W1 should be a float32 array of shape (5, 4)"),
         (lambda p: _rewrite(p, header={"activations": ["relu", "tanh", "sigmoid"]}), "cannot build"),
         (lambda p: _rewrite(p, header={"loss": "hinge"}), "damaged header: Unknown loss 'hinge'"),
         (lambda p: _rewrite(p, header={"dtype": "float16"}), "damaged header: Unknown dtype 'float16'"),
-        (lambda p: _rewrite(p, W0=np.ones((3, 5))), "W0 should be a float array of shape (2, 5); found shape (3, 5)"),
-        (lambda p: _rewrite(p, b2=None), "b2 should be a float array of shape (1,); found nothing"),
+        (lambda p: _rewrite(p, W0=np.ones((3, 5), np.float32)), "W0 should be a float32 array of shape (2, 5); found shape (3, 5)"),
+        (lambda p: _rewrite(p, W0=np.ones((2, 5), np.float16)), "found shape (2, 5), dtype float16"),
+        (lambda p: _rewrite(p, W1=np.full((5, 3), np.nan, np.float32)), "holds NaN or infinite weights in W1"),
+        (lambda p: _drop_header_key(p, "loss"), "it has no 'loss' entry"),
+        (lambda p: _rewrite(p, b2=None), "b2 should be a float32 array of shape (1,); found nothing"),
         (lambda p: _rewrite(p, losses=np.ones((2, 2))), "losses should be a 1-D float array"),
     ],
 )
@@ -128,3 +138,13 @@ def test_info_must_be_json(tmp_path):
     with pytest.raises(TypeError, match="info must be JSON-serialisable"):
         checkpoints.save(trained()[0], tmp_path / "x.npz", info={"f": object()})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_expect_must_be_an_architecture(saved):
+    with pytest.raises(TypeError, match="expect must be an Architecture"):
+        checkpoints.load(saved, expect="2-5-3-1")
+
+
+def test_saving_into_a_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Cannot write the checkpoint .*there is no directory .*missing"):
+        checkpoints.save(trained()[0], tmp_path / "missing" / "net.npz")

@@ -218,6 +218,7 @@ def test_gradcheck_prints_a_table_per_layer_and_passes():
          "Loss 'categorical_crossentropy' needs an output activation among softmax; received 'sigmoid'"),
         (["plot", "no-such-file.npz"], "No checkpoint at 'no-such-file.npz'"),
         (["sweep", "--seeds", "0"], "--seeds must be at least 1"),
+        (["train", "--patience", "3"], "--patience 3 needs --tol: early stopping is off without it"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line_before_anything_is_written(tmp_path, args, message):
@@ -275,3 +276,51 @@ def test_installed_console_script_runs():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("backend")
 
+
+
+def test_gradcheck_exits_1_when_the_gradients_disagree():
+    # A step of 1 is far too coarse for central differences: the check must say so, not pass.
+    result = cli("gradcheck", "--eps", "1")
+    assert result.returncode == 1
+    assert "TOO LARGE" in result.stdout and "DISAGREE with finite differences" in result.stdout
+
+
+def test_plot_draws_the_loss_curve_of_a_checkpoint_saved_from_python(tmp_path):
+    from backprop_xp import NeuralNetwork, five_points, save, train
+
+    x, y = five_points()
+    net, losses = train(x, y, NeuralNetwork(2, 1, [3], seed=0), 40, 0.5)
+    save(net, tmp_path / "api.npz", losses=losses)
+    result = cli("plot", str(tmp_path / "api.npz"))
+    assert result.returncode == 0, result.stderr
+    assert "no decision boundary: the checkpoint does not say which data it learnt" in result.stdout
+    assert_image(tmp_path / "loss.png", (500, 400))
+    save(net, tmp_path / "bare.npz")
+    result = cli("plot", str(tmp_path / "bare.npz"))
+    assert result.returncode == 2 and "nothing to draw" in result.stderr
+
+
+def test_a_sweep_with_a_diverging_configuration_reports_it(tmp_path):
+    result = cli(
+        "sweep", "--hidden", "3", "--hidden-activation", "relu", "--output-activation", "identity",
+        "--lr", "0.1", "1e6", "--init", "glorot_uniform", "--seeds", "1", "--epochs", "50", "--jobs", "1",
+        "--out", str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "sweep.csv") as file:
+        rows = {row["lr"]: row for row in csv.DictReader(file)}
+    assert rows["1000000.0"]["final_loss"] == "nan" and int(rows["1000000.0"]["epochs_run"]) < 50
+    assert float(rows["0.1"]["final_loss"]) > 0 and rows["0.1"]["epochs_run"] == "50"
+    assert_image(tmp_path / "sweep_boundaries.png", (840, 360))
+    assert_image(tmp_path / "sweep_losses.png", (800, 500))
+
+
+def test_a_sweep_on_data_that_is_not_2d_writes_no_boundaries(tmp_path):
+    pytest.importorskip("sklearn")
+    result = cli(
+        "sweep", "--dataset", "digits", "--hidden", "8", "--output-activation", "softmax", "--loss",
+        "categorical_crossentropy", "--lr", "0.5", "--init", "glorot_uniform", "--seeds", "1", "--epochs", "3",
+        "--out", str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep_losses.png"]

@@ -37,9 +37,19 @@ def test_the_boundary_separates_what_the_network_learnt():
     x, y = five_points()
     net = NeuralNetwork(2, 1, [5, 3], seed=0)
     train(x, y, net, 2500, 0.25)
-    ax = plot_decision_boundary(x, y, net, resolution=50)
-    # The 0.5 contour is drawn; the scatter holds the five points coloured by label.
-    points = ax.collections[-1]
+    ax = plot_decision_boundary(x, y, net, resolution=51)
+    filled, boundary, points = ax.collections[-3:]
+    # The filled contour is the network's output over the grid, which is above
+    # 0.5 at the origin and below it at the four neighbours...
+    assert list(boundary.levels) == [0.5]
+    grid_x, grid_y = np.meshgrid(np.linspace(-1.5, 1.5, 51), np.linspace(-1.5, 1.5, 51))
+    output = np.asarray(net.forward(np.stack([grid_x.ravel(), grid_y.ravel()], 1).astype(np.float32))).reshape(51, 51)
+    centre, neighbours = output[25, 25], [output[25, 0 + 50], output[25, 0], output[0, 25], output[50, 25]]
+    assert centre > 0.5 and all(v < 0.5 for v in neighbours)
+    assert filled.levels.min() <= output.min() and filled.levels.max() >= output.max()
+    # ... with the 0.5 line drawn around the origin, and the points coloured by label on top.
+    vertices = np.concatenate([path.vertices for path in boundary.get_paths()])
+    assert vertices.size and np.abs(vertices).max() <= 1.5
     np.testing.assert_array_equal(points.get_offsets(), x)
     np.testing.assert_array_equal(points.get_array(), y)
 

@@ -15,10 +15,6 @@ from backprop_xp.training import _EarlyStopping
 from conftest import assert_close
 
 
-def host_params(net):
-    return [(net.backend.to_numpy(W).copy(), net.backend.to_numpy(b).copy()) for W, b in net.params]
-
-
 def torch_reference(params, x, y, optimizer, lr, epochs):
     """The same training with torch autograd and torch.optim, in float64."""
     torch = pytest.importorskip("torch")
@@ -48,7 +44,7 @@ def torch_reference(params, x, y, optimizer, lr, epochs):
 def test_optimizers_match_torch_optim(backend, optimizer):
     x, y = five_points()
     net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=1, backend=backend.name)
-    expected_params, expected_losses = torch_reference(host_params(net), x, y, optimizer, 0.05, 30)
+    expected_params, expected_losses = torch_reference(net.host_params(), x, y, optimizer, 0.05, 30)
     _, losses = train(x, y, net, 30, 0.05, optimizer=optimizer)
     assert_close(backend, losses, expected_losses, rtol=1e-12)
     for (W, b), (eW, eb) in zip(net.params, expected_params):
@@ -85,7 +81,7 @@ def reference_minibatch_sgd(params, x, y, arch, lr, epochs, batch_size, seed):
 def test_minibatches_follow_the_seeded_shuffle(backend, batch_size):
     x, y = five_points()
     net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0, backend=backend.name)
-    expected = reference_minibatch_sgd(host_params(net), x, y, net.architecture, 0.3, 7, batch_size, seed=4)
+    expected = reference_minibatch_sgd(net.host_params(), x, y, net.architecture, 0.3, 7, batch_size, seed=4)
     _, losses = train(x, y, net, 7, 0.3, batch_size=batch_size, seed=4)
     assert losses.shape == (7,)
     for (W, b), (eW, eb) in zip(net.params, expected):
@@ -178,9 +174,45 @@ def test_divergence_stops_with_the_epoch_and_learning_rate_and_keeps_the_last_fi
 def test_bad_training_settings_are_refused_before_anything_changes(kwargs, error, message):
     x, y = five_points()
     net = NeuralNetwork(2, 1, [5, 3], seed=0)
-    before = host_params(net)
+    before = net.host_params()
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         train(x, y, net, 10, 0.1, **kwargs)
     for (W, b), (V, c) in zip(before, net.params):
         np.testing.assert_array_equal(W, V)
         np.testing.assert_array_equal(b, c)
+
+
+def test_a_non_finite_loss_before_any_update_points_at_the_data():
+    x, y = five_points()
+    x = x.copy()
+    x[2, 0] = np.nan
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    before = net.host_params()
+    with pytest.raises(TrainingDiverged, match=r"The loss is nan at epoch 1, before any update: check the data") as caught:
+        train(x, y, net, 10, 0.25)
+    assert caught.value.epoch == 1 and caught.value.losses.shape == (1,)
+    for (W, b), (V, c) in zip(before, net.host_params()):
+        np.testing.assert_array_equal(W, V)
+        np.testing.assert_array_equal(b, c)
+
+
+def test_weights_made_non_finite_by_the_last_update_are_caught():
+    x, y = five_points()
+    # In float32, W - 1e40 * dW overflows, while the loss of the epoch, taken before the update, is finite.
+    net = NeuralNetwork(2, 1, [5, 3], hidden_activation="relu", output_activation="identity", seed=0)
+    before = net.host_params()
+    with pytest.raises(TrainingDiverged, match=r"at epoch 1: its update, with learning rate 1e\+40, made the weights NaN"):
+        train(x, y, net, 1, 1e40)
+    for (W, b), (V, c) in zip(before, net.host_params()):  # the weights of the start of that epoch
+        np.testing.assert_array_equal(W, V)
+        np.testing.assert_array_equal(b, c)
+
+
+def test_a_plain_init_update_pair_is_an_optimizer():
+    x, y = five_points()
+    sgd = get_optimizer("sgd")
+    a, b = NeuralNetwork(2, 1, [3], seed=0), NeuralNetwork(2, 1, [3], seed=0)
+    train(x, y, a, 5, 0.1)
+    train(x, y, b, 5, 0.1, optimizer=(sgd.init, sgd.update))
+    for (W, _), (V, _) in zip(a.host_params(), b.host_params()):
+        np.testing.assert_array_equal(W, V)
