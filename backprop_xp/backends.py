@@ -274,6 +274,8 @@ def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
     def host(value: Any) -> Any:
         # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple (an optimiser's state)
+            return type(value)(*(host(v) for v in value))
         if isinstance(value, (list, tuple)):
             return type(value)(host(v) for v in value)
         return np.asarray(value) if isinstance(value, np.generic) else value

@@ -215,3 +215,21 @@ def test_arrays_of_unknown_size_are_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"x has shape \(nan, 2\), with sizes not yet known.*compute_chunk_sizes\(\)"):
         net.forward(unknown)
     assert net.forward(unknown.compute_chunk_sizes()).shape == (10,)
+
+
+def test_evaluate_keeps_the_structure_and_makes_numpy_arrays():
+    from typing import NamedTuple
+
+    class State(NamedTuple):
+        step: int
+        moments: list
+
+    dask_backend, numpy_backend = get_backend("dask"), get_backend("numpy")
+    W = da.ones((3, 2), chunks=(1, 2))
+    loss, (state,) = dask_backend.evaluate(W.sum(), [State(1, [(W, W[0])])])
+    assert isinstance(loss, np.ndarray) and loss.shape == () and float(loss) == 6.0
+    assert isinstance(state, State) and state.step == 1
+    assert all(isinstance(a, np.ndarray) for a in state.moments[0])
+    values = (np.ones(2), [(np.zeros(1), np.zeros(2))])
+    evaluated = numpy_backend.evaluate(*values)
+    assert len(evaluated) == 2 and all(a is b for a, b in zip(evaluated, values))  # eager: as they are
