@@ -249,6 +249,9 @@ def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool 
 def _load_dask(suffix: str) -> tuple[Namespace, Device, str]:
     import array_api_compat.dask.array as xp
 
+    from .dask_data import connect_from_environment
+
+    connect_from_environment()  # $BACKPROP_XP_DASK_SCHEDULER, if set: the work goes to that cluster
     return xp, "cpu", "dask"
 
 

@@ -96,6 +96,29 @@ def connect(scheduler: str | None = None, *, timeout: float = 10.0) -> Any:
         ) from None
 
 
+def connect_from_environment() -> Any:
+    """Connect to ``$BACKPROP_XP_DASK_SCHEDULER`` unless a client is already connected.
+
+    Called when the dask backend is loaded, so that setting the variable sends
+    any program's work to that cluster; the client is kept for the life of
+    the process. Returns the client in use, or None (local threads).
+    """
+    global _environment_client
+    if scheduler_address() is None:
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()  # connected already (--scheduler, or the program's own Client)
+    except (ImportError, ValueError):
+        pass
+    _environment_client = connect()
+    return _environment_client
+
+
+_environment_client: Any = None
+
+
 # --- shards of .npy files ----------------------------------------------------
 
 
