@@ -128,6 +128,7 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _read_shard(paths: tuple[str, ...], block_id: tuple[int, ...] | None = None) -> np.ndarray:
+    assert block_id is not None  # map_blocks passes it
     return np.load(paths[block_id[0]])
 
 
@@ -251,6 +252,7 @@ def synthetic_block(seed: int, index: int, rows: int, n_features: int, dtype: st
 
 def _generate(seed: int, n_features: int, dtype: str, block_id: tuple[int, int] | None = None,
               block_info: dict | None = None) -> np.ndarray:
+    assert block_id is not None and block_info is not None  # map_blocks passes them
     rows = block_info[None]["chunk-shape"][0]
     return synthetic_block(seed, block_id[0], rows, n_features, dtype)
 
