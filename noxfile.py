@@ -1,6 +1,7 @@
 """The backend matrix: one session per CPU backend, each in a virtualenv that
-holds only that backend, a parity session with all of them together, and a GPU
-session that skips where there is no NVIDIA GPU. See backends/README.md."""
+holds only that backend, a parity session with all of them together, a dask
+session, and a GPU session that skips where there is no NVIDIA GPU. See
+backends/README.md."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "gpu"]
+nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu"]
 nox.options.reuse_existing_virtualenvs = True
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
@@ -47,6 +48,19 @@ def parity(session: nox.Session) -> None:
     """Every CPU backend in one virtualenv, compared with each other."""
     _install(session, *CPU_BACKENDS)
     _test(session, CPU_BACKENDS)
+
+
+@nox.session
+def dask(session: nox.Session) -> None:
+    """Dask arrays, on local threads and on a two-worker LocalCluster, against NumPy.
+
+    Without the slow tests: at tens of milliseconds of graph overhead a step,
+    the 2500-epoch curves would take minutes; tests/test_dask.py compares
+    shorter curves on many chunks instead.
+    """
+    _install(session, "dask")
+    session.run("python", "-m", "backprop_xp", "backends")
+    session.run("pytest", "-m", "not slow", *session.posargs, env={TEST_ENV: "dask"})
 
 
 def _has_nvidia_gpu() -> bool:

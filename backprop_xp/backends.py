@@ -1,14 +1,19 @@
 """A table from backend names to lazily imported Array API namespaces and
-devices: the one module that imports torch, CuPy or JAX (NumPy, the one
+devices: the one module that imports torch, CuPy, JAX or Dask (NumPy, the one
 required library, serves the host side everywhere).
 
 A backend is chosen by name at the edges only (the ``backend=`` argument and
 ``--backend`` on the command line, else the ``BACKPROP_XP_BACKEND``
 environment variable, and the test fixtures). A name is ``LIBRARY`` or
 ``LIBRARY:DEVICE``: ``numpy``, ``torch``, ``torch:cuda``, ``torch:cuda:1``,
-``cupy``, ``cupy:1``, ``jax``, ``jax:gpu``, ``array_api_strict``. Nothing is
-imported until it is asked for, so ``import backprop_xp`` pulls in no GPU
-library.
+``cupy``, ``cupy:1``, ``jax``, ``jax:gpu``, ``array_api_strict``, ``dask``.
+Nothing is imported until it is asked for, so ``import backprop_xp`` pulls in
+no GPU library.
+
+Every backend but one computes as it goes. Dask builds a graph and computes
+only when asked: :meth:`Backend.evaluate` is that request, made once per
+training step for the loss and the gradients together, and a no-op for the
+eager backends.
 """
 
 from __future__ import annotations
@@ -55,6 +60,18 @@ class Backend:
         """The array as plain data: torch's autograd history dropped, others unchanged."""
         return _LIBRARIES[self.library].plain(array)
 
+    def evaluate(self, *values: Any) -> tuple[Any, ...]:
+        """The values of arrays, or of lists and tuples of arrays, computed together.
+
+        Returns a tuple of the same length and structure, like ``dask.compute``.
+        The eager backends have computed already and return ``values`` as they
+        are. Dask runs one graph for all of them (on the default scheduler: a
+        ``dask.distributed`` client where one is connected), so work they share
+        (the forward pass under a loss and its gradients) is done once, and
+        returns NumPy arrays.
+        """
+        return _LIBRARIES[self.library].evaluate(values)
+
 
 class _NoGPU(Exception):
     """Raised by a loader when the device asked for is not present."""
@@ -64,7 +81,7 @@ def _asarray(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None)
     return xp.asarray(host, device=device, copy=copy)
 
 
-def _unchanged(array: Array) -> Array:
+def _unchanged(array: Any) -> Any:
     return array
 
 
@@ -82,6 +99,7 @@ class _Library:
     to_numpy: Callable[[Array], np.ndarray] = np.asarray
     from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
     plain: Callable[[Array], Array] = _unchanged
+    evaluate: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _unchanged  # lazy backends compute here
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -225,6 +243,49 @@ def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool 
     return xp.asarray(host, device=device, copy=copy)
 
 
+# --- dask ------------------------------------------------------------------
+
+
+def _load_dask(suffix: str) -> tuple[Namespace, Device, str]:
+    import array_api_compat.dask.array as xp
+
+    from .dask_data import connect_from_environment
+
+    connect_from_environment()  # $BACKPROP_XP_DASK_SCHEDULER, if set: the work goes to that cluster
+    return xp, "cpu", "dask"
+
+
+def _dask_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
+    import dask.array as da
+
+    # Chunked along the batch only (dask's "auto" row count, from its
+    # array.chunk-size setting): a sample's row stays whole, and an array the
+    # size of a parameter is a single chunk.
+    chunks = ("auto",) + (-1,) * (host.ndim - 1) if host.ndim else ()
+    return da.from_array(np.array(host, copy=True) if copy else host, chunks=chunks)
+
+
+def _dask_devices() -> list[str]:
+    from .dask_data import scheduler_address
+
+    address = scheduler_address()
+    return [f"the cluster at {address}" if address else "cpu (dask's local threads)"]
+
+
+def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    import dask
+
+    def host(value: Any) -> Any:
+        # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple (an optimiser's state)
+            return type(value)(*(host(v) for v in value))
+        if isinstance(value, (list, tuple)):
+            return type(value)(host(v) for v in value)
+        return np.asarray(value) if isinstance(value, np.generic) else value
+
+    return host(dask.compute(*values))
+
+
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
         module="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
@@ -251,6 +312,10 @@ _LIBRARIES: dict[str, _Library] = {
     "array_api_strict": _Library(
         module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
         devices=_strict_devices, install='pip install "backprop-xp[strict]"',
+    ),
+    "dask": _Library(
+        module="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
+        install='pip install "dask[array]"', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
 

@@ -67,6 +67,11 @@ def to_backend(
             f"{name} is on device {device(value)}, but this network runs on {backend.device}. "
             "Move it there first: backprop_xp copies nothing between devices by itself."
         )
+    if any(n is None or n != n for n in value.shape):  # None, or NaN (dask): sizes known only once computed
+        raise ValueError(
+            f"{name} has shape {tuple(value.shape)}, with sizes not yet known; the network needs them. "
+            "Compute them first (for a dask array: value.compute_chunk_sizes())."
+        )
     value = backend.plain(value)
     if keep_integers and xp.isdtype(value.dtype, ("bool", "integral")):
         return xp.asarray(value, copy=True) if copy else value

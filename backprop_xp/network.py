@@ -67,7 +67,9 @@ class NeuralNetwork:
         self.dtype = check_dtype(dtype)
         host_params = initial_params(self.architecture.sizes, init, seed, self.dtype)
         self.backend = get_backend(backend)
-        self._params = [(self.backend.from_numpy(W), self.backend.from_numpy(b)) for W, b in host_params]
+        (self._params,) = self.backend.evaluate(
+            [(self.backend.from_numpy(W), self.backend.from_numpy(b)) for W, b in host_params]
+        )
         self._grads: Params | None = None
 
     # --- shape -------------------------------------------------------------
@@ -203,9 +205,9 @@ class NeuralNetwork:
 
     def _backpropagate(self, X: Array, Y: Array) -> tuple[Array, Params]:
         """The loss on a batch and its gradients, from one forward pass; the gradients are stored."""
-        loss, self._grads = equations.loss_and_gradients(
-            self._params, X, Y, self.architecture, xp=self.backend.xp
-        )
+        loss, grads = equations.loss_and_gradients(self._params, X, Y, self.architecture, xp=self.backend.xp)
+        # One graph for both on a lazy backend (dask), so the forward pass runs once.
+        loss, self._grads = self.backend.evaluate(loss, grads)
         return loss, self._grads
 
     def _descend(self, grads: Params, learning_rate: float) -> None:
@@ -219,7 +221,7 @@ class NeuralNetwork:
         return A_L
 
     def _parameter(self, value: Any, name: str, shape: tuple[int, ...]) -> Array:
-        array = to_backend(value, self.backend, name=name, dtype=self.dtype, copy=True)
+        (array,) = self.backend.evaluate(to_backend(value, self.backend, name=name, dtype=self.dtype, copy=True))
         if tuple(array.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}; received shape {tuple(array.shape)}.")
         return array
@@ -238,7 +240,7 @@ class NeuralNetwork:
         # As floats: one path for bool and every integer type (torch cannot
         # reduce unsigned ones), exact for any valid label.
         labels = xp.astype(labels, getattr(xp, self.dtype))
-        low, high = int(xp.min(labels)), int(xp.max(labels))
+        low, high = map(int, self.backend.evaluate(xp.min(labels), xp.max(labels)))  # one pass on dask
         if low < 0 or high >= k:
             raise ValueError(
                 f"Class labels must lie in 0..{k - 1} for {k} outputs; received labels from {low} to {high}."

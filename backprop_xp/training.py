@@ -15,6 +15,7 @@ import numbers
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -184,7 +185,7 @@ def train(
 
     xp, n = net.backend.xp, X.shape[0]
     batches = _batches(X, Y, batch_size, seed, net) if batch_size and batch_size < n else None
-    state = opt.init(net._params, xp)
+    (state,) = net.backend.evaluate(opt.init(net._params, xp))  # on dask: NumPy, like the parameters
     stopping = _EarlyStopping(tol, patience)
     losses: list[Array] = []
     host_losses: list[float] = []
@@ -217,7 +218,8 @@ def train(
     if not _all_finite(net._params, xp):  # the last update is checked by no loss
         net._params, net._grads = start, None
         raise _diverged(epoch, lr, host_losses, weights=True)
-    return net, xp.stack(losses)
+    # Stacked where they are: on a lazy backend, evaluate() has made them NumPy.
+    return net, array_namespace(*losses).stack(losses)
 
 
 def _batches(X: Array, Y: Array, batch_size: int, seed: int, net: NeuralNetwork) -> Callable[[], Any]:

@@ -20,7 +20,7 @@ from backprop_xp.activations import HIDDEN_ACTIVATIONS
 from backprop_xp.losses import COMPATIBLE_OUTPUTS
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
-ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "torch:cuda", "cupy", "jax:gpu")
+ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "torch:cuda", "cupy", "jax:gpu")
 
 #: Every (output activation, loss) pairing the architecture accepts.
 PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
@@ -110,14 +110,22 @@ def with_param(params, layer: int, which: int, value):
     return [*params[:layer], tuple(pair), *params[layer + 1:]]
 
 
-def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None):
+#: Backends whose computed results (trained parameters, losses) are NumPy arrays on the client.
+LAZY = ("dask",)
+
+
+def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None, host=None, computed=False):
     """Check namespace, device, dtype and shape of a backend array, then its
-    values against a NumPy array: ``||actual - expected|| <= rtol * ||expected|| + atol``."""
-    assert array_namespace(actual) is backend.xp, f"namespace {array_namespace(actual).__name__}"
+    values against a NumPy array: ``||actual - expected|| <= rtol * ||expected|| + atol``.
+
+    ``host``: the values of ``actual`` already computed (dask), else computed here.
+    ``computed``: ``actual`` is a result that a lazy backend has computed, so NumPy there."""
+    namespace = array_namespace(np.empty(0)) if computed and backend.library in LAZY else backend.xp
+    assert array_namespace(actual) is namespace, f"namespace {array_namespace(actual).__name__}"
     assert device(actual) == backend.device, f"device {device(actual)} != {backend.device}"
     if dtype is not None:
         assert actual.dtype == getattr(backend.xp, dtype), f"dtype {actual.dtype} != {dtype}"
-    got = backend.to_numpy(actual)
+    got = backend.to_numpy(actual if host is None else host)
     expected = np.asarray(expected)
     assert got.shape == expected.shape, f"shape {got.shape} != {expected.shape}"
     error = np.linalg.norm(got - expected)
@@ -127,10 +135,12 @@ def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None):
 
 def assert_grads_close(backend, grads, expected, *, rtol, atol=0.0, dtype=None):
     assert len(grads) == len(expected)
-    for layer, ((dW, db), (eW, eb)) in enumerate(zip(grads, expected)):
-        for name, got, want in (("dW", dW, eW), ("db", db, eb)):
+    # One computation for all of them: on dask, each alone would redo the forward pass.
+    (computed,) = backend.evaluate(grads)
+    for layer, ((dW, db), (hW, hb), (eW, eb)) in enumerate(zip(grads, computed, expected)):
+        for name, got, host, want in (("dW", dW, hW, eW), ("db", db, hb, eb)):
             try:
-                assert_close(backend, got, want, rtol=rtol, atol=atol, dtype=dtype)
+                assert_close(backend, got, want, rtol=rtol, atol=atol, dtype=dtype, host=host)
             except AssertionError as exc:
                 raise AssertionError(f"layer {layer} {name}: {exc}") from None
 
