@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
     t.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: runs/DATASET)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    big = t.add_argument_group("data larger than memory (the dask backend; see dask_data)")
+    big.add_argument("--data", default=None, metavar="DIR", help="a directory of .npy shards (x-KEY.npy, y-KEY.npy)")
+    big.add_argument("--generate", type=int, default=None, metavar="N", help="N rows of synthetic data, made on the workers")
+    big.add_argument("--features", type=int, default=10, help="features of the generated data (default: 10)")
+    big.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per generated chunk")
+    big.add_argument(
+        "--scheduler", default=None, metavar="ADDR",
+        help="a dask.distributed scheduler, tcp://host:port (default: $BACKPROP_XP_DASK_SCHEDULER, else local threads)",
+    )
 
     p = commands.add_parser("plot", help="redraw the figures of a run from its checkpoint")
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
@@ -145,6 +154,8 @@ def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
         raise ValueError(f"--patience {args.patience} needs --tol: early stopping is off without it.")
     names = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None} | fields
+    if any(values.get(k) is not None for k in ("data", "generate", "scheduler")):
+        values.setdefault("backend", "dask")  # the only backend for data in chunks
     values["hidden"] = tuple(values["hidden"])
     return RunConfig(**values)
 
@@ -167,20 +178,30 @@ def _train(args: argparse.Namespace) -> int:
     from .progress import ProgressBar
 
     config = _config(args)
-    check(config)  # every setting, and then the directory, before training starts
-    out = prepare_directory(args.out or Path("runs") / config.dataset)
-    bar = ProgressBar(config.epochs, sys.stdout, enabled=not args.quiet)
+    client = None
+    if config.scheduler is not None:
+        from .dask_data import connect
+
+        client = connect(config.scheduler)
     try:
-        result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
+        check(config)  # every setting, and then the directory, before training starts
+        default = "dask" if config.on_dask else config.dataset
+        out = prepare_directory(args.out or Path("runs") / default)
+        bar = ProgressBar(config.epochs, sys.stdout, enabled=not args.quiet)
+        try:
+            result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
+        finally:
+            bar.close()
+        written, summary = write_outputs(result, out)
     finally:
-        bar.close()
-    written, summary = write_outputs(result, out)
+        if client is not None:
+            client.close()
     accuracy = f", train accuracy {summary['train_accuracy']:.3f}"
     if "test_accuracy" in summary:
         accuracy += f", test accuracy {summary['test_accuracy']:.3f}"
     stopped = " (early stopping)" if result.stopped_early else ""
     print(
-        f"{config.dataset}: {result.net} trained {result.epochs_run} epochs{stopped} in {result.seconds:.2f} s "
+        f"{result.data.name}: {result.net} trained {result.epochs_run} epochs{stopped} in {result.seconds:.2f} s "
         f"on {summary['device']}: final loss {summary['final_loss']:.6f}{accuracy}; "
         f"wrote {', '.join(str(p) for p in written)}"
     )
@@ -262,6 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError, ImportError, BackendUnavailableError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, BackendUnavailableError) as exc:  # OSError: ConnectionError too
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

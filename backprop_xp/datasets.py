@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,8 +33,8 @@ class Dataset:
     """
 
     name: str
-    x: np.ndarray
-    y: np.ndarray
+    x: Any  # NumPy arrays, or Dask arrays for data in chunks (see dask_data)
+    y: Any
     n_classes: int
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None

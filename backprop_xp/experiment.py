@@ -19,16 +19,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoints
+from . import checkpoints, equations
+from .backends import get_backend
 from .datasets import Dataset, load_dataset
 from .inputs import to_host
 from .network import NeuralNetwork
 from .plotting import (
-    class_indices,
     new_axes,
     plot_decision_boundary,
     plot_losses,
-    predict_classes,
     save_figure,
 )
 from .training import check_settings, train
@@ -59,6 +58,17 @@ class RunConfig:
     n_samples: int | None = None  # of the generated datasets
     noise: float | None = None
     data_seed: int = 0  # the data stay the same when the seed of the weights changes
+    # Data larger than memory, on the dask backend (see dask_data):
+    data: str | None = None  # a directory of .npy shards
+    generate: int | None = None  # rows of synthetic data, made on the workers
+    features: int = 10  # of the synthetic data
+    chunk_size: int = 100_000  # rows per chunk of the synthetic data
+    scheduler: str | None = None  # a dask.distributed scheduler's address
+
+    @property
+    def on_dask(self) -> bool:
+        """Whether the run's data live in Dask chunks (on disk or generated)."""
+        return self.data is not None or self.generate is not None
 
     def describe(self) -> str:
         hidden = "-".join(map(str, self.hidden)) or "none"
@@ -85,6 +95,25 @@ class RunResult:
 
 
 def load_data(config: RunConfig) -> Dataset:
+    """The run's data: a named dataset in memory, or Dask arrays from shards or the generator."""
+    if config.data is not None and config.generate is not None:
+        raise ValueError("Give either --data DIR or --generate N, not both.")
+    if config.on_dask and config.dataset != "five-points":
+        raise ValueError(f"--dataset {config.dataset} and --data/--generate both name the data: give one.")
+    if config.data is not None:
+        from .dask_data import load_shards
+
+        X, Y = load_shards(config.data)
+        classes = Y.shape[1] if Y.ndim == 2 and Y.shape[1] > 1 else 2
+        return Dataset(f"shards in {config.data}", X, Y, classes)
+    if config.generate is not None:
+        from .dask_data import synthetic
+
+        X, Y = synthetic(
+            config.generate, n_features=config.features, chunk_size=config.chunk_size, seed=config.data_seed,
+            dtype=config.dtype,
+        )
+        return Dataset(f"{config.generate} generated rows", X, Y, 2)
     return load_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise, seed=config.data_seed)
 
 
@@ -94,8 +123,11 @@ def output_size(config: RunConfig, data: Dataset) -> int:
 
 
 def targets(config: RunConfig, data: Dataset, y: np.ndarray) -> np.ndarray:
-    """Labels as the network's loss takes them: indices for one unit or for cross-entropy, else one-hot rows."""
-    if output_size(config, data) == 1 or config.loss == "categorical_crossentropy":
+    """Labels as the network's loss takes them: indices for one unit or for cross-entropy, else one-hot rows.
+
+    Data in Dask chunks are taken as they are stored.
+    """
+    if output_size(config, data) == 1 or config.loss == "categorical_crossentropy" or config.on_dask:
         return y
     return np.eye(data.n_classes, dtype=np.float32)[y]
 
@@ -110,6 +142,12 @@ def build_network(config: RunConfig, data: Dataset) -> NeuralNetwork:
 
 def check(config: RunConfig) -> None:
     """Check every setting of a run (data, network, training) without training."""
+    if config.on_dask or config.scheduler is not None:
+        backend = get_backend(config.backend)
+        if backend.library != "dask":
+            raise ValueError(
+                f"--data, --generate and --scheduler run on the dask backend; received backend {backend.name!r}."
+            )
     build_network(config, load_data(config))
     check_settings(
         config.epochs, config.lr, config.optimizer, config.batch_size, config.seed, config.tol, config.patience
@@ -130,9 +168,21 @@ def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None
     return RunResult(config, net, to_host(losses).astype(np.float64), data, seconds)
 
 
-def accuracy(net: NeuralNetwork, x: np.ndarray, y: np.ndarray) -> float:
-    """The fraction of rows of ``x`` whose predicted class is the label."""
-    return float(np.mean(predict_classes(net, x) == class_indices(y)))
+def accuracy(net: NeuralNetwork, x: Any, y: Any) -> float:
+    """The fraction of rows of ``x`` whose predicted class is the label.
+
+    The class is the largest output, or with one output unit whether it is above
+    0.5. Computed on the network's backend (one pass over dask data).
+    """
+    X, Y = net.as_arrays(x, y)
+    xp = net.backend.xp
+    A = equations.forward(net.params, X, net.architecture, xp=xp)[-1]
+    if net.output_size == 1:
+        hits = (A > 0.5) == (Y > 0.5)
+    else:
+        hits = xp.argmax(A, axis=1) == xp.argmax(Y, axis=1)
+    (value,) = net.backend.evaluate(xp.mean(xp.astype(hits, A.dtype)))
+    return float(value)
 
 
 def versions(library: str) -> dict[str, str]:
@@ -155,7 +205,7 @@ def metrics(result: RunResult) -> dict[str, Any]:
     net, data = result.net, result.data
     summary: dict[str, Any] = {
         "final_loss": float(result.losses[-1]),
-        "train_accuracy": accuracy(net, data.x, data.y),
+        "train_accuracy": accuracy(net, data.x, targets(result.config, data, data.y)),
         "epochs_run": result.epochs_run,
         "epochs_requested": result.config.epochs,
         "stopped": "early stopping" if result.stopped_early else "completed",
@@ -167,7 +217,7 @@ def metrics(result: RunResult) -> dict[str, Any]:
         "architecture": "-".join(map(str, net.architecture.sizes)),
     }
     if data.x_test is not None and data.y_test is not None:
-        summary["test_accuracy"] = accuracy(net, data.x_test, data.y_test)
+        summary["test_accuracy"] = accuracy(net, data.x_test, targets(result.config, data, data.y_test))
     return summary
 
 
@@ -177,7 +227,7 @@ def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Pat
     ax = plot_losses(losses)
     save_figure(ax.figure, out / LOSS_FIGURE)
     written.append(out / LOSS_FIGURE)
-    if data.n_features == 2:
+    if data.n_features == 2 and isinstance(data.x, np.ndarray):  # a picture of data held in memory
         ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5))
         save_figure(ax.figure, out / BOUNDARY_FIGURE)
         written.append(out / BOUNDARY_FIGURE)

@@ -38,11 +38,6 @@ def class_indices(y: Any) -> np.ndarray:
     return labels.astype(np.int64) if labels.dtype.kind in "biu" else (labels > 0.5).astype(np.int64)
 
 
-def predict_classes(net: NeuralNetwork, x: Any) -> np.ndarray:
-    """The class the network predicts for each row of ``x``, on the host."""
-    return class_indices(to_host(net.forward(x)))
-
-
 def plot_decision_boundary(
     x: Any,
     y: Any,

@@ -256,3 +256,53 @@ def test_the_environment_variable_alone_sends_a_program_to_the_cluster():
                              check=False)
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == [cluster.scheduler_address, "True"]
+
+
+def _cli(*args, **env):
+    environment = {k: v for k, v in os.environ.items() if k != backends.ENV_VAR} | env
+    return subprocess.run([sys.executable, "-m", "backprop_xp", "train", *args], capture_output=True, text=True,
+                          env=environment, timeout=300, check=False)
+
+
+def test_the_command_trains_on_shards_through_a_scheduler_as_numpy_does(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from backprop_xp import checkpoints
+    from backprop_xp.datasets import load_dataset
+
+    data = load_dataset("moons", n_samples=400)
+    x, y = data.x.astype(np.float64), data.y.astype(np.float64)
+    assert dask_data.save_shards(tmp_path / "shards", x, y, rows_per_shard=100) == 4
+    net = NeuralNetwork(2, 1, [5, 3], dtype="float64", seed=0)
+    _, expected = train(x, y, net, 30, 0.5)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:
+        result = _cli("--data", str(tmp_path / "shards"), "--scheduler", cluster.scheduler_address,
+                      "--epochs", "30", "--lr", "0.5", "--dtype", "float64", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"shards in {tmp_path / 'shards'}: NeuralNetwork(2-5-3-1") and "backend='dask'" in result.stdout
+    saved = checkpoints.read(tmp_path / "run" / "checkpoint.npz")
+    np.testing.assert_allclose(saved.losses, expected, rtol=1e-12)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.npz", "loss.png", "metrics.json"]
+
+
+def test_the_command_generates_data_on_the_workers(tmp_path):
+    result = _cli("--generate", "3000", "--chunk-size", "1000", "--features", "4", "--hidden", "3", "--epochs", "3",
+                  "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3000 generated rows: NeuralNetwork(4-3-1") and "trained 3 epochs" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "shards", "--backend", "numpy"], "--data, --generate and --scheduler run on the dask backend"),
+        (["--generate", "10", "--data", "x"], "Give either --data DIR or --generate N, not both"),
+        (["--generate", "10", "--dataset", "moons"], "--dataset moons and --data/--generate both name the data"),
+        (["--generate", "0"], "n_samples must be an integer of at least 1"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--epochs", "1"], "No Dask scheduler answered at 'tcp://127.0.0.1:9'"),
+    ],
+)
+def test_command_mistakes_with_dask_data_exit_2(args, message):
+    result = _cli(*args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
