@@ -10,7 +10,11 @@ import pytest
 from backprop_xp import BackendUnavailableError
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+#: The Python examples, but those marked "<!-- not run by the tests: WHY -->" (a cluster, hours of work).
+BLOCKS = [
+    code for marker, code in re.findall(r"(<!-- not run by the tests[^>]*-->\n)?```python\n(.*?)```", README.read_text(), flags=re.S)
+    if not marker
+]
 OPTIONAL = ("torch", "jax", "cupy", "array_api_strict", "sklearn")
 
 
