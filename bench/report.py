@@ -153,6 +153,7 @@ def targets(rows: dict[tuple, dict[str, Any]]) -> str:
 def figure(rows: dict[tuple, dict[str, Any]], path: str | Path) -> None:
     """Log-log time of a step against batch size and against width, with slopes 1 and 2 drawn in."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -175,6 +176,9 @@ def figure(rows: dict[tuple, dict[str, Any]], path: str | Path) -> None:
         if anchor:
             x1, y1, x0 = anchor
             ax.loglog([x0, x1], [y1 * (x0 / x1) ** slope, y1], ":", color="gray", label=f"slope {slope}")
+        ticks = sorted({x for points in lines.values() for x, _ in points})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(f"{axis} ({other} {fixed}, depth 4)")
         ax.set_ylabel("median time of a step (s)")
         ax.set_title(f"time against {axis}: ideal slope {slope}")

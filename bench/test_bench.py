@@ -26,7 +26,7 @@ GPU_BACKENDS = ("torch:cuda", "cupy", "jax:gpu")
 PASSES = int(os.environ.get("BACKPROP_XP_BENCH_PASSES", "3"))
 #: Timed rounds per pass (after one warm-up round).
 ROUNDS = {"tiny": 2, "medium": 5, "large": 3, "bigger": 3}
-SWEEP_ROUNDS = 3
+SWEEP_ROUNDS = 5
 #: Seconds of quiet before each round: OpenBLAS's idle threads spin for about 0.1 s.
 SETTLE = float(os.environ.get("BACKPROP_XP_BENCH_SETTLE", "0.15"))
 
