@@ -1,9 +1,10 @@
 """Turn a benchmark run's JSON into the README's tables and the scaling figure.
 
 Every figure comes from one run: an implementation's samples are pooled over
-the run's passes, its median is compared with the medians of its peers of the
-same backend, size and phase (never with another machine's numbers), and each
-issue-4 target is checked against those ratios.
+the run's passes for its median; its ratio to a peer of the same backend, size
+and phase is the median over the passes of the ratio within each pass (where
+the two ran next to each other, under one load), never a comparison with
+another machine's numbers; each issue-4 target is checked against those ratios.
 
 Usage::
 
@@ -59,10 +60,12 @@ def summarise(benchmarks: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     -------
     dict
         Keyed by :func:`key_of`: ``pooled_median_s``, ``pooled_rounds``,
-        ``tflops`` and, where the peer was measured, ``ratio_to_floor``,
-        ``ratio_to_autodiff`` and ``ratio_to_lab``.
+        ``tflops`` (from the pooled median) and, where the peer was measured,
+        ``ratio_to_floor``, ``ratio_to_autodiff`` and ``ratio_to_lab``: the
+        median over the passes of each pass's ratio of medians.
     """
     samples: dict[tuple, list[float]] = defaultdict(list)
+    by_pass: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     infos: dict[tuple, dict[str, Any]] = {}
     for bench in benchmarks:
         info = bench["extra_info"]
@@ -70,6 +73,7 @@ def summarise(benchmarks: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
             continue
         key = key_of(info)
         samples[key] += info["samples_s"]
+        by_pass[key][info.get("run", 0)] += info["samples_s"]
         infos.setdefault(key, info)
     rows: dict[tuple, dict[str, Any]] = {}
     for key, data in samples.items():
@@ -92,8 +96,22 @@ def summarise(benchmarks: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
                  "ratio_to_lab": (size, phase, "torch", "lab") if size == "tiny" and ":" not in backend else None}
         for field, peer in peers.items():
             if peer and peer in rows and peer != key:
-                row[field] = row["pooled_median_s"] / rows[peer]["pooled_median_s"]
+                row[field] = _ratio_of(by_pass[key], by_pass[peer])
     return rows
+
+
+def _ratio_of(mine: dict[int, list[float]], peer: dict[int, list[float]]) -> float:
+    """The median over the passes of the ratio of medians within a pass.
+
+    Peers of one pass ran minutes apart at most, so a pass's ratio sees one
+    load; the median over passes then discards a pass whose load changed
+    half-way. Passes that only one side ran are pooled as a fallback.
+    """
+    common = sorted(set(mine) & set(peer))
+    if not common:
+        pooled = [x for run in mine.values() for x in run], [x for run in peer.values() for x in run]
+        return statistics.median(pooled[0]) / statistics.median(pooled[1])
+    return statistics.median(statistics.median(mine[r]) / statistics.median(peer[r]) for r in common)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -223,7 +241,7 @@ def markdown(data: dict[str, Any], *, figure_path: str | None = None) -> str:
          f"highest 1-minute load average seen during a benchmark: {load:.1f}."),
         "### Targets",
         targets(rows),
-        "### All results (float32; medians pooled over the passes)",
+        "### All results (float32; medians pooled over the passes, ratios: median of the per-pass ratios)",
         table(rows),
     ]
     if figure_path:
