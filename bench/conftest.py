@@ -1,7 +1,8 @@
 """Settings of the benchmark session: the ``gpu`` marker, an order of the
 benchmarks that interleaves peers and rotates them from pass to pass, and
 ratios to the peers written into every result's ``extra_info`` when the JSON is
-saved (from samples pooled over the passes, all taken in this run).
+saved (``report.summarise``: the median over the passes of each pass's ratio,
+all taken in this run).
 
 Nothing here runs in the normal test run: ``testpaths`` names ``tests/`` only,
 and the nox sessions ``bench`` and ``bench_gpu`` collect ``bench/``.
@@ -44,7 +45,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
-    """Pool each implementation's samples over the passes and write its ratios to the peers."""
+    """Write each result's pooled median, TFLOP/s and ratios to its peers into its ``extra_info``."""
     summary = report.summarise(output_json["benchmarks"])
     for bench in output_json["benchmarks"]:
         info = bench["extra_info"]
