@@ -1,11 +1,17 @@
 """The backend matrix: one session per CPU backend, each in a virtualenv that
 holds only that backend, a parity session with all of them together, a dask
 session, and a GPU session that skips where there is no NVIDIA GPU. See
-backends/README.md."""
+backends/README.md.
+
+The benchmark sessions ``bench`` (CPU) and ``bench_gpu`` run only when named
+(``python3 -m nox -s bench``); see bench/README.md."""
 
 from __future__ import annotations
 
+import datetime
+import os
 import shutil
+import socket
 import subprocess
 
 import nox
@@ -77,3 +83,47 @@ def gpu(session: nox.Session) -> None:
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
     _install(session, "gpu")
     _test(session, ["torch:cuda", "cupy", "jax:gpu"])
+
+
+# --- benchmarks (not in nox.options.sessions: run them by name) ---------------
+
+
+def _results(kind: str) -> str:
+    """``bench/results/<machine>/<UTC time>-<kind>``: the stem of a run's files."""
+    host = socket.gethostname().split(".")[0].lower()[:20] or "unknown"
+    if kind == "cpu":
+        machine = f"cpu-{os.cpu_count()}core-{host}"
+    else:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, check=False).stdout.splitlines()
+        gpu = "".join(c if c.isalnum() else "-" for c in (listing or ["gpu"])[0].lower()).strip("-")
+        machine = f"gpu-{gpu}-{host}"
+    folder = os.path.join("bench", "results", machine)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%MZ") + f"-{kind}")
+
+
+def _bench(session: nox.Session, marker: str, kind: str) -> None:
+    stem = _results(kind)
+    session.run("python", "-m", "backprop_xp", "backends")
+    session.run(
+        "pytest", "bench", "-m", marker, "-p", "no:cacheprovider", f"--benchmark-json={stem}.json",
+        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", *session.posargs,
+    )
+    session.run("python", "bench/report.py", f"{stem}.json", "--markdown", f"{stem}.md", "--figure", f"{stem}-scaling.png")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The CPU benchmarks (NumPy, torch, JAX and their peers); JSON, table and figure in bench/results/."""
+    _install(session, "numpy", "torch", "jax", "bench")
+    _bench(session, "not gpu", "cpu")
+
+
+@nox.session
+def bench_gpu(session: nox.Session) -> None:
+    """The GPU benchmarks (torch:cuda, cupy, jax:gpu); skipped without an NVIDIA GPU."""
+    if not _has_nvidia_gpu():
+        session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
+    _install(session, "gpu", "bench")
+    _bench(session, "gpu", "gpu")
