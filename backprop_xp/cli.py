@@ -215,14 +215,16 @@ def _plot(args: argparse.Namespace) -> int:
     saved = checkpoints.read(args.checkpoint)
     net = saved.network(args.backend)
     out = prepare_directory(args.out or args.checkpoint.parent)
-    if "config" in saved.info:  # written by `train`: the data can be made again
+    config = config_from_checkpoint(saved.info) if "config" in saved.info else None
+    if config is not None and not config.on_dask:  # written by `train`: the data can be made again
         if saved.losses is None:
             raise checkpoints.CheckpointError(f"{str(args.checkpoint)!r} holds no loss curve to draw.")
-        written = draw_figures(net, saved.losses, load_data(config_from_checkpoint(saved.info)), out)
+        written = draw_figures(net, saved.losses, load_data(config), out)
         note = ""
-    elif saved.losses is not None:  # saved from Python: the loss curve is all there is to draw
+    elif saved.losses is not None:  # saved from Python, or data in Dask chunks: the loss curve is what there is
         save_figure(plot_losses(saved.losses).figure, out / "loss.png")
-        written, note = [out / "loss.png"], " (no decision boundary: the checkpoint does not say which data it learnt)"
+        why = "its data are in Dask chunks" if config is not None else "the checkpoint does not say which data it learnt"
+        written, note = [out / "loss.png"], f" (no decision boundary: {why})"
     else:
         raise checkpoints.CheckpointError(
             f"{str(args.checkpoint)!r} holds neither a loss curve nor a record of its data: nothing to draw."

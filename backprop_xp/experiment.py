@@ -148,10 +148,35 @@ def check(config: RunConfig) -> None:
             raise ValueError(
                 f"--data, --generate and --scheduler run on the dask backend; received backend {backend.name!r}."
             )
-    build_network(config, load_data(config))
+        if config.batch_size is not None:
+            raise ValueError(
+                "--batch-size is for data in memory: on Dask chunks every minibatch would be a graph of "
+                "its own that touches every chunk. Train on the full batch (the default)."
+            )
+    data = load_data(config)
+    if config.data is not None:
+        _check_shard_labels(data)
+    build_network(config, data)
     check_settings(
         config.epochs, config.lr, config.optimizer, config.batch_size, config.seed, config.tol, config.patience
     )
+
+
+def _check_shard_labels(data: Dataset) -> None:
+    """Labels of one column must be 0/1 (one output unit); several classes need one-hot rows.
+
+    Reads the label shards only (one small pass), not the inputs.
+    """
+    if data.y.ndim == 2 and data.y.shape[1] > 1:
+        return
+    import dask
+
+    low, high = (float(v) for v in dask.compute(data.y.min(), data.y.max()))
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"The labels in {data.name[len('shards in '):]!r} run from {low:g} to {high:g}: one column of labels "
+            "must hold 0/1 targets; store several classes as one-hot rows of shape (n, n_classes)."
+        )
 
 
 def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None) -> RunResult:
@@ -212,6 +237,7 @@ def metrics(result: RunResult) -> dict[str, Any]:
         "wall_time_s": round(result.seconds, 4),
         "backend": net.backend.name,
         "device": str(net.backend.device),
+        **({"scheduler": _scheduler(result.config)} if net.backend.library == "dask" else {}),
         "versions": versions(net.backend.library),
         "config": dataclasses.asdict(result.config),
         "architecture": "-".join(map(str, net.architecture.sizes)),
@@ -219,6 +245,12 @@ def metrics(result: RunResult) -> dict[str, Any]:
     if data.x_test is not None and data.y_test is not None:
         summary["test_accuracy"] = accuracy(net, data.x_test, targets(result.config, data, data.y_test))
     return summary
+
+
+def _scheduler(config: RunConfig) -> str:
+    from .dask_data import scheduler_address
+
+    return scheduler_address(config.scheduler) or "local threads"
 
 
 def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Path) -> list[Path]:

@@ -23,14 +23,14 @@ def pytest_configure(config):
 def _order(item) -> tuple:
     case = getattr(item, "callspec", None) and item.callspec.params.get("case")
     if case is None:
-        return (1, 0, 0, 0, 0, item.name)
+        return (1, 0, 0, 0, 0, 0, item.name)
     sizes = list(SIZES)
     size = sizes.index(case.size) if case.size in sizes else len(sizes)
-    peer = IMPLEMENTATIONS.index(case.impl) * 10 + case.backend_index
     # Within a pass, the peers of one size and phase run next to each other;
     # from one pass to the next their order rotates, so no peer always runs
     # first (or right after a particular other one).
-    return (0, case.run, size, PHASES.index(case.phase), (peer + 7 * case.run) % 97, item.name)
+    turn = (IMPLEMENTATIONS.index(case.impl) + case.run) % len(IMPLEMENTATIONS)
+    return (0, case.run, size, PHASES.index(case.phase), turn, case.backend_index, item.name)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -129,3 +129,25 @@ def test_benchmarks_stay_out_of_the_test_run():
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((BENCH.parent / "pyproject.toml").read_text())
     assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
+
+
+def test_the_bench_order_interleaves_peers_and_rotates_them_from_pass_to_pass(wl):
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("bench_conftest", BENCH / "conftest.py")
+    bench_conftest = importlib.util.module_from_spec(spec)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(BENCH))
+        spec.loader.exec_module(bench_conftest)
+
+    def item(impl, run):
+        case = SimpleNamespace(impl=impl, run=run, size="large", phase="step", backend_index=0)
+        return SimpleNamespace(callspec=SimpleNamespace(params={"case": case}), name=f"{impl}-{run}")
+
+    items = [item(impl, run) for run in range(3) for impl in wl.IMPLEMENTATIONS]
+    items.sort(key=bench_conftest._order)
+    runs = [[i.name.rsplit("-", 1)[0] for i in items if i.name.endswith(f"-{run}")] for run in range(3)]
+    assert [i.name[-1] for i in items] == sorted(i.name[-1] for i in items)  # one pass after another
+    assert len({order[0] for order in runs}) == 3, runs  # a different peer first in each pass
+    assert all(sorted(order) == sorted(wl.IMPLEMENTATIONS) for order in runs)

@@ -6,6 +6,7 @@ the dataset. Skipped where dask is not installed."""
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -180,6 +181,7 @@ def shards_larger_than_a_worker(tmp_path_factory):
 WORKER_MEMORY = 150 * 2**20
 
 
+@pytest.mark.timeout(300)  # a cluster that stalls must fail the test, not hang CI
 def test_a_cluster_of_workers_smaller_than_the_data_trains_as_numpy_does(shards_larger_than_a_worker):
     distributed = pytest.importorskip("distributed")
     path, x, y = shards_larger_than_a_worker
@@ -187,7 +189,9 @@ def test_a_cluster_of_workers_smaller_than_the_data_trains_as_numpy_does(shards_
     expected_net = NeuralNetwork(40, 1, [4], dtype="float64", seed=0)
     _, expected = train(x, y, expected_net, 3, 0.5)
 
-    with distributed.LocalCluster(
+    # A bare worker process takes about a third of its 150 MiB: pause only near
+    # the limit (Dask's default is 80%), so that two paused workers cannot stall the run.
+    with dask.config.set({"distributed.worker.memory.pause": 0.95}), distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, memory_limit=WORKER_MEMORY, dashboard_address=None,
     ) as cluster:
         # Connected by address, as the CLI's --scheduler does.
@@ -269,6 +273,7 @@ def test_the_command_trains_on_shards_through_a_scheduler_as_numpy_does(tmp_path
     distributed = pytest.importorskip("distributed")
     from backprop_xp import checkpoints
     from backprop_xp.datasets import load_dataset
+    from backprop_xp.experiment import accuracy
 
     data = load_dataset("moons", n_samples=400)
     x, y = data.x.astype(np.float64), data.y.astype(np.float64)
@@ -284,6 +289,9 @@ def test_the_command_trains_on_shards_through_a_scheduler_as_numpy_does(tmp_path
     saved = checkpoints.read(tmp_path / "run" / "checkpoint.npz")
     np.testing.assert_allclose(saved.losses, expected, rtol=1e-12)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.npz", "loss.png", "metrics.json"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["train_accuracy"] == accuracy(net, x, y) and 0.5 < metrics["train_accuracy"] <= 1
+    assert metrics["backend"] == "dask" and metrics["scheduler"].startswith("tcp://127.0.0.1:")
 
 
 def test_the_command_generates_data_on_the_workers(tmp_path):
@@ -301,9 +309,18 @@ def test_the_command_generates_data_on_the_workers(tmp_path):
         (["--generate", "10", "--dataset", "moons"], "--dataset moons and --data/--generate both name the data"),
         (["--generate", "0"], "n_samples must be an integer of at least 1"),
         (["--scheduler", "tcp://127.0.0.1:9", "--epochs", "1"], "No Dask scheduler answered at 'tcp://127.0.0.1:9'"),
+        (["--generate", "100", "--batch-size", "10"], "--batch-size is for data in memory"),
     ],
 )
 def test_command_mistakes_with_dask_data_exit_2(args, message):
     result = _cli(*args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_shards_with_class_indices_in_one_column_are_refused(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    dask_data.save_shards(tmp_path / "digits-like", x, np.arange(40) % 10, rows_per_shard=10)
+    result = _cli("--data", str(tmp_path / "digits-like"), "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "labels in" in result.stderr and "run from 0 to 9: one column of labels must hold 0/1 targets" in result.stderr
