@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -33,23 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backprop_xp import NeuralNetwork, dask_data, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import cpu_name, machine_name  # noqa: E402 (the folder of this script, put on the path)
+
 HIDDEN = [16, 8]
-
-
-def machine_name() -> str:
-    """``cpu-<cores>core-<host>``, the folder name the other benchmarks use."""
-    host = socket.gethostname().split(".")[0].lower()[:20] or "unknown"
-    return f"cpu-{os.cpu_count()}core-{host}"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def epoch_times(X, Y, n_features: int, backend: str, epochs: int) -> list[float]:
