@@ -7,13 +7,15 @@ matplotlib until a figure is drawn.
 """
 
 from .architecture import Architecture
-from .backends import Backend, BackendUnavailableError, get_backend
-from .checkpoints import CheckpointError, load, save
+from . import errors
+from .backends import Backend, get_backend
+from .checkpoints import load, save
 from .datasets import five_points, load_dataset
 from .network import NeuralNetwork
 from .optimizers import OPTIMIZERS, Optimizer
 from .plotting import plot_decision_boundary, plot_losses
-from .training import TrainingDiverged, train
+from .errors import BackendUnavailableError, CheckpointError, InputError, TrainingDiverged
+from .training import train
 
 __version__ = "0.1.0"
 
@@ -22,10 +24,12 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "CheckpointError",
+    "InputError",
     "NeuralNetwork",
     "OPTIMIZERS",
     "Optimizer",
     "TrainingDiverged",
+    "errors",
     "five_points",
     "get_backend",
     "load",

@@ -28,15 +28,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .errors import BackendUnavailableError
+
 if TYPE_CHECKING:
     from ._types import Array, Device, Namespace
 
 ENV_VAR = "BACKPROP_XP_BACKEND"
 DEFAULT = "numpy"
-
-
-class BackendUnavailableError(RuntimeError):
-    """A known backend that cannot run here: not installed, broken, or no GPU for it."""
 
 
 @dataclass(frozen=True)

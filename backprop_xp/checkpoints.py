@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .architecture import Architecture, check_dtype
+from .errors import CheckpointError
 from .inputs import to_host
 from .network import NeuralNetwork
 
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 
 FORMAT = "backprop_xp checkpoint"
 VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable checkpoint, or not of the network asked for."""
 
 
 @dataclass(frozen=True)

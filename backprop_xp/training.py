@@ -17,31 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from array_api_compat import array_namespace
 
+from .errors import TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
-
-
-class TrainingDiverged(ArithmeticError):
-    """The loss, or the weights after the last update, became NaN or infinite.
-
-    Attributes
-    ----------
-    epoch : int
-        The epoch (from 1) at which it was found.
-    learning_rate : float
-    loss : float
-        That epoch's loss (finite when only the last update's weights are not).
-    losses : 1-D NumPy array
-        The loss of every epoch up to and including ``epoch``.
-    """
-
-    def __init__(self, message: str, epoch: int, learning_rate: float, loss: float, losses: np.ndarray) -> None:
-        super().__init__(message)
-        self.epoch, self.learning_rate, self.loss, self.losses = epoch, learning_rate, loss, losses
 
 
 def _diverged(epoch: int, lr: float, losses: list[float], *, weights: bool = False) -> TrainingDiverged:
