@@ -6,15 +6,15 @@ Importing this package imports no array library beyond NumPy, and not
 matplotlib until a figure is drawn.
 """
 
-from .architecture import Architecture
 from . import errors
+from .architecture import Architecture
 from .backends import Backend, get_backend
 from .checkpoints import load, save
 from .datasets import five_points, load_dataset
+from .errors import BackendUnavailableError, CheckpointError, InputError, TrainingDiverged
 from .network import NeuralNetwork
 from .optimizers import OPTIMIZERS, Optimizer
 from .plotting import plot_decision_boundary, plot_losses
-from .errors import BackendUnavailableError, CheckpointError, InputError, TrainingDiverged
 from .training import train
 
 __version__ = "0.1.0"

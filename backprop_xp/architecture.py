@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .errors import InputTypeError, SettingError, UnknownNameError
 from .losses import COMPATIBLE_OUTPUTS, LOSSES
 
 DTYPES = ("float32", "float64")
@@ -40,7 +41,7 @@ class Architecture:
         _check_size("input_size", input_size)
         _check_size("output_size", output_size)
         if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Iterable):
-            raise TypeError(
+            raise InputTypeError(
                 "hidden_sizes must be a list of positive integers, e.g. [5, 3]; "
                 f"received {type(hidden_sizes).__name__} {hidden_sizes!r}."
             )
@@ -51,12 +52,12 @@ class Architecture:
         _check_name("output activation", output_activation, OUTPUT_ACTIVATIONS)
         _check_name("loss", loss, tuple(LOSSES))
         if output_activation not in COMPATIBLE_OUTPUTS[loss]:
-            raise ValueError(
+            raise SettingError(
                 f"Loss {loss!r} needs an output activation among "
                 f"{', '.join(COMPATIBLE_OUTPUTS[loss])}; received {output_activation!r}."
             )
         if output_activation == "softmax" and output_size < 2:
-            raise ValueError(
+            raise SettingError(
                 "A softmax output needs output_size >= 2 (a single softmax unit is always 1); "
                 f"received output_size={output_size}. Use a sigmoid output for one unit."
             )
@@ -73,17 +74,19 @@ class Architecture:
 def check_dtype(dtype: object) -> str:
     """Return ``dtype`` if it names a supported float dtype, else raise."""
     if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise ValueError(f"Unknown dtype {dtype!r}. Expected one of: {', '.join(DTYPES)}.")
+        raise UnknownNameError(f"Unknown dtype {dtype!r}. Expected one of: {', '.join(DTYPES)}.")
     return dtype  # type: ignore[return-value]
 
 
 def _check_size(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+        raise SettingError(f"{name} must be a positive integer; received {value!r}.")
 
 
 def _check_name(what: str, name: object, allowed: tuple[str, ...]) -> None:
     if name in allowed:
         return
-    problem = f"The {what} cannot be" if name in ACTIVATIONS else f"Unknown {what}"
-    raise ValueError(f"{problem} {name!r}. Expected one of: {', '.join(allowed)}.")
+    expected = f"Expected one of: {', '.join(allowed)}."
+    if name in ACTIVATIONS:  # a known activation in the wrong place (softmax in a hidden layer)
+        raise SettingError(f"The {what} cannot be {name!r}. {expected}")
+    raise UnknownNameError(f"Unknown {what} {name!r}. {expected}")

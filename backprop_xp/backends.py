@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .errors import BackendUnavailableError
+from .errors import BackendUnavailableError, InputTypeError, UnknownNameError
 
 if TYPE_CHECKING:
     from ._types import Array, Device, Namespace
@@ -342,7 +342,7 @@ def get_backend(name: str | None = None) -> Backend:
 
     Raises
     ------
-    ValueError
+    UnknownNameError
         The name is not one of ``NAME_FORMS``.
     BackendUnavailableError
         The library is not installed here, fails to load, or the GPU it asks for
@@ -351,7 +351,7 @@ def get_backend(name: str | None = None) -> Backend:
     if name is None:
         name = default_backend_name()
     if not isinstance(name, str):
-        raise TypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
+        raise InputTypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
     return _load(name.strip().lower())
 
 
@@ -360,7 +360,7 @@ def _load(name: str) -> Backend:
     library, colon, suffix = name.partition(":")
     lib = _LIBRARIES.get(library)
     if lib is None or (colon and not (suffix and re.fullmatch(lib.suffixes, suffix))):
-        raise ValueError(
+        raise UnknownNameError(
             f"Unknown backend {name!r}. Expected one of: {', '.join(NAME_FORMS)}. {_available_hint()}"
         )
     if importlib.util.find_spec(lib.module) is None:
@@ -406,7 +406,7 @@ def host_array(array: Array) -> np.ndarray:
     """An array of any library in the table as a NumPy array on the host."""
     lib = _LIBRARIES.get(library_of(array))
     if lib is None:
-        raise TypeError(f"Cannot bring an array of {library_of(array)} to the host; expected one of: {', '.join(_LIBRARIES)}.")
+        raise InputTypeError(f"Cannot bring an array of {library_of(array)} to the host; expected one of: {', '.join(_LIBRARIES)}.")
     return lib.to_numpy(array)
 
 

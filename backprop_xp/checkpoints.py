@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .architecture import Architecture, check_dtype
-from .errors import CheckpointError
+from .errors import CheckpointError, InputTypeError, MissingPathError, PathError, ShapeError
 from .inputs import to_host
 from .network import NeuralNetwork
 
@@ -91,7 +91,7 @@ def save(
     Path of the file written.
     """
     if not isinstance(net, NeuralNetwork):
-        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
+        raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
     arch = net.architecture
     header = {
         "format": FORMAT, "version": VERSION, "sizes": list(arch.sizes),
@@ -101,19 +101,22 @@ def save(
     try:
         text = json.dumps(header)
     except TypeError as exc:
-        raise TypeError(f"info must be JSON-serialisable; {exc}.") from None
+        raise InputTypeError(f"info must be JSON-serialisable; {exc}.") from None
     arrays = {"header": np.array(text)}
     for layer, (W, b) in enumerate(net.host_params()):
         arrays[f"W{layer}"], arrays[f"b{layer}"] = W, b
     if losses is not None:
         host = np.asarray(to_host(losses), dtype=np.float64)
         if host.ndim != 1:
-            raise ValueError(f"losses must be 1-D; received shape {host.shape}.")
+            raise ShapeError(f"losses must be 1-D; received shape {host.shape}.")
         arrays["losses"] = host
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"Cannot write the checkpoint {str(path)!r}: there is no directory {str(path.parent)!r}.")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        raise MissingPathError(f"Cannot write the checkpoint {str(path)!r}: there is no directory {str(path.parent)!r}.")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError as exc:
+        raise PathError(f"Cannot write the checkpoint {str(path)!r}: {exc.strerror or exc}.") from None
     try:
         mask = os.umask(0)
         os.umask(mask)
@@ -138,17 +141,17 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
 
     Raises
     ------
-    FileNotFoundError
-        There is no such file.
+    MissingPathError
+        There is no such file (a ``FileNotFoundError``).
     CheckpointError
         The file is corrupt or truncated, is not a checkpoint, is of another
         version, or holds another architecture than ``expect``.
     """
     if expect is not None and not isinstance(expect, Architecture):
-        raise TypeError(f"expect must be an Architecture (net.architecture); received {type(expect).__name__}.")
+        raise InputTypeError(f"expect must be an Architecture (net.architecture); received {type(expect).__name__}.")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {str(path)!r}: there is no such file.")
+        raise MissingPathError(f"No checkpoint at {str(path)!r}: there is no such file.")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):  # a lone .npy array

@@ -9,8 +9,10 @@
 - ``backends``: which backends run here.
 
 A user's mistake (a bad option, a missing file, a backend that is not
-installed) ends with status 2 and one line on stderr; a run whose loss
-diverges ends with status 1, as does a gradient check that fails.
+installed: any :class:`~backprop_xp.errors.InputError`) ends with status 2 and
+one line on stderr. A run whose loss diverges ends with status 1, as does a
+gradient check that fails and any failure that is not the user's (a bug, a
+full disk), also in one line. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 from . import checkpoints
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .architecture import DTYPES
-from .backends import ENV_VAR, NAME_FORMS, BackendUnavailableError, describe_backends
+from .backends import ENV_VAR, NAME_FORMS, describe_backends
 from .datasets import DATASETS
+from .errors import InputError, SettingError, TrainingDiverged, UsageError
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
-from .training import TrainingDiverged
 
 if TYPE_CHECKING:
     from .experiment import RunConfig
@@ -101,13 +103,28 @@ def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> 
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line raises :class:`UsageError` (one line) instead of printing usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Backpropagation written once, run on many array libraries.")
+    parser = _Parser(prog=PROG, description="Backpropagation written once, run on many array libraries.")
+    debug = {"action": "store_true", "help": "on an error, show the traceback instead of one line"}
+    parser.add_argument("--debug", **debug)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command takes --debug too, without overriding one given before it.
+    command_debug = _Parser(add_help=False)
+    command_debug.add_argument("--debug", default=argparse.SUPPRESS, **debug)
 
-    commands.add_parser("backends", help="list the backends, whether they run here, and their devices")
+    def add_command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[command_debug])
 
-    t = commands.add_parser("train", help="train a network and write its figures, metrics and checkpoint")
+    add_command("backends", help="list the backends, whether they run here, and their devices")
+
+    t = add_command("train", help="train a network and write its figures, metrics and checkpoint")
     _add_model_options(t)
     _add_training_options(t)
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
@@ -123,14 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a dask.distributed scheduler, tcp://host:port (default: $BACKPROP_XP_DASK_SCHEDULER, else local threads)",
     )
 
-    p = commands.add_parser("plot", help="redraw the figures of a run from its checkpoint")
+    p = add_command("plot", help="redraw the figures of a run from its checkpoint")
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="(default: the checkpoint's directory)")
     p.add_argument(
         "--backend", default=None, help=f"backend to draw with: one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)"
     )
 
-    s = commands.add_parser("sweep", help="the lab's experiments: a grid of configurations, several seeds each")
+    s = add_command("sweep", help="the lab's experiments: a grid of configurations, several seeds each")
     _add_model_options(s, many=True)
     _add_training_options(s, many=True)
     s.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per configuration (default: 3)")
@@ -138,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--out", type=Path, default=Path("runs/sweep"), metavar="DIR", help="(default: runs/sweep)")
 
-    g = commands.add_parser("gradcheck", help="backprop's gradients against finite differences, per layer")
+    g = add_command("gradcheck", help="backprop's gradients against finite differences, per layer")
     _add_model_options(g, dtype="float64")
     g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
     g.add_argument("--eps", type=float, default=None, help="finite-difference step (default: 1e-6 in float64, 1e-2 in float32)")
@@ -151,7 +168,7 @@ def _config(args: argparse.Namespace, **fields: Any) -> RunConfig:
     from .experiment import RunConfig
 
     if getattr(args, "patience", None) is not None and args.tol is None:
-        raise ValueError(f"--patience {args.patience} needs --tol: early stopping is off without it.")
+        raise SettingError(f"--patience {args.patience} needs --tol: early stopping is off without it.")
     names = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None} | fields
     if any(values.get(k) is not None for k in ("data", "generate", "scheduler")):
@@ -238,9 +255,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from .sweep import by_configuration, grid, run_sweep, write_sweep
 
     if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1; received {args.seeds}.")
+        raise SettingError(f"--seeds must be at least 1; received {args.seeds}.")
     if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be at least 1; received {args.jobs}.")
+        raise SettingError(f"--jobs must be at least 1; received {args.jobs}.")
     base = _config(args, hidden=args.hidden[0], lr=args.lr[0], init=args.init[0])  # the grid varies these
     configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
     for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run
@@ -279,12 +296,26 @@ COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _swe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run a command; return its exit status (0, 1 for a failure, 2 for a user's mistake)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except TrainingDiverged as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, OSError, ImportError, BackendUnavailableError) as exc:  # OSError: ConnectionError too
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if "--debug" in argv:
+            raise
+        print(_one_line(exc), file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+
+
+def _one_line(exc: Exception) -> str:
+    """How the command reports an exception: the user's mistake, a diverged run, or anything else."""
+    message = " ".join(str(exc).split())  # one line, whatever the exception's text
+    if isinstance(exc, InputError):
+        return f"{PROG}: error: {message}"
+    if isinstance(exc, TrainingDiverged):
+        return f"{PROG}: {message}"
+    return (
+        f"{PROG}: failed: {type(exc).__name__}: {message}. This is not a mistake in the command line; "
+        "rerun with --debug for the traceback."
+    )

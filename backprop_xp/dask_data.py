@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends import BackendUnavailableError
+from .errors import (
+    BackendUnavailableError,
+    DataError,
+    InputTypeError,
+    MissingPathError,
+    SchedulerError,
+    SettingError,
+    ShapeError,
+    UnknownNameError,
+)
 
 if TYPE_CHECKING:
     from ._types import Array
@@ -48,7 +57,7 @@ def _dask_array() -> Any:
 def scheduler_address(scheduler: str | None = None) -> str | None:
     """The scheduler address given, else ``$BACKPROP_XP_DASK_SCHEDULER``, else None (local threads)."""
     if scheduler is not None and not isinstance(scheduler, str):
-        raise TypeError(f"scheduler must be an address such as 'tcp://host:8786'; received {scheduler!r}.")
+        raise InputTypeError(f"scheduler must be an address such as 'tcp://host:8786'; received {scheduler!r}.")
     return (scheduler or os.environ.get(SCHEDULER_ENV, "")).strip() or None
 
 
@@ -73,7 +82,7 @@ def connect(scheduler: str | None = None, *, timeout: float = 10.0) -> Any:
     ------
     BackendUnavailableError
         ``distributed`` is not installed.
-    ConnectionError
+    SchedulerError
         Nothing answers at the address within ``timeout``.
     """
     address = scheduler_address(scheduler)
@@ -89,7 +98,7 @@ def connect(scheduler: str | None = None, *, timeout: float = 10.0) -> Any:
     try:
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
-        raise ConnectionError(
+        raise SchedulerError(
             f"No Dask scheduler answered at {address!r} within {timeout} s ({exc}). "
             "Start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
             f"or unset {SCHEDULER_ENV} to run on this machine's threads."
@@ -151,7 +160,7 @@ def load_shards(path: str | os.PathLike) -> tuple[Array, Array]:
     da = _dask_array()
     folder = Path(path)
     if not folder.is_dir():
-        raise FileNotFoundError(f"Expected a directory of x-KEY.npy and y-KEY.npy shards; {str(folder)!r} is not one.")
+        raise MissingPathError(f"Expected a directory of x-KEY.npy and y-KEY.npy shards; {str(folder)!r} is not one.")
     found: dict[str, dict[str, Path]] = {"x": {}, "y": {}}
     for file in folder.iterdir():
         match = _SHARD.fullmatch(file.name)
@@ -160,7 +169,7 @@ def load_shards(path: str | os.PathLike) -> tuple[Array, Array]:
     keys = sorted(found["x"])
     if not keys or keys != sorted(found["y"]):
         unpaired = sorted(set(found["x"]) ^ set(found["y"]))
-        raise ValueError(
+        raise DataError(
             f"Expected pairs of x-KEY.npy and y-KEY.npy shards in {str(folder)!r}; received "
             + (f"unpaired keys {unpaired[:5]}." if unpaired else "none.")
         )
@@ -172,7 +181,7 @@ def load_shards(path: str | os.PathLike) -> tuple[Array, Array]:
         dtypes = {dtype for _, dtype in headers}
         trailing = {shape[1:] for shape in shapes}
         if any(len(shape) not in ndims for shape in shapes) or len(trailing) != 1 or len(dtypes) != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"The {letter} shards in {str(folder)!r} must be {' or '.join(f'{n}-D' for n in ndims)} "
                 f"arrays of one dtype and one row shape; received shapes {sorted(set(shapes))[:4]} "
                 f"and dtypes {sorted(map(str, dtypes))}."
@@ -184,7 +193,7 @@ def load_shards(path: str | os.PathLike) -> tuple[Array, Array]:
     X, Y = arrays
     if X.chunks[0] != Y.chunks[0]:
         bad = next(k for k, a, b in zip(keys, X.chunks[0], Y.chunks[0]) if a != b)
-        raise ValueError(f"Shards x-{bad}.npy and y-{bad}.npy must have the same number of rows; they differ.")
+        raise ShapeError(f"Shards x-{bad}.npy and y-{bad}.npy must have the same number of rows; they differ.")
     return X, Y
 
 
@@ -205,7 +214,7 @@ def save_shards(path: str | os.PathLike, X: Any, Y: Any, *, rows_per_shard: int 
     da = _dask_array()
     X, Y = da.asarray(X), da.asarray(Y)
     if X.ndim != 2 or Y.ndim not in (1, 2) or X.shape[0] != Y.shape[0]:
-        raise ValueError(
+        raise ShapeError(
             f"Expected X of shape (n_samples, n_features) and Y of shape (n_samples,) or (n_samples, n_outputs); "
             f"received {tuple(X.shape)} and {tuple(Y.shape)}."
         )
@@ -287,9 +296,9 @@ def synthetic(
     for name, value, low in (("n_samples", n_samples, 1), ("n_features", n_features, 1), ("chunk_size", chunk_size, 1),
                              ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer of at least {low}; received {value!r}.")
+            raise SettingError(f"{name} must be an integer of at least {low}; received {value!r}.")
     if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; received {dtype!r}.")
+        raise UnknownNameError(f"dtype must be 'float32' or 'float64'; received {dtype!r}.")
     da = _dask_array()
     full, rest = divmod(int(n_samples), int(chunk_size))
     rows = (int(chunk_size),) * full + ((rest,) if rest else ())

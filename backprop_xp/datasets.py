@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import MissingDependencyError, SettingError, UnknownNameError
 from .inputs import check_seed
 
 
@@ -113,7 +114,7 @@ def _digits(seed: int) -> Dataset:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "The digits dataset is scikit-learn's: install it with pip install \"backprop-xp[digits]\" "
             "(or pip install scikit-learn)."
         ) from None
@@ -142,10 +143,10 @@ def load_dataset(
         Seed of the generator (and of the digits' train/test split).
     """
     if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(DATASETS)}.")
+        raise UnknownNameError(f"Unknown dataset {name!r}. Expected one of: {', '.join(DATASETS)}.")
     check_seed(seed)
     if name not in GENERATED and (n_samples is not None or noise is not None):
-        raise ValueError(f"The {name} dataset is fixed: n_samples and noise apply to {', '.join(GENERATED)} only.")
+        raise SettingError(f"The {name} dataset is fixed: n_samples and noise apply to {', '.join(GENERATED)} only.")
     if name == "five-points":
         return Dataset(name, *five_points(), n_classes=2)
     if name == "digits":
@@ -153,9 +154,9 @@ def load_dataset(
     generate, default_n, default_noise = GENERATED[name]
     n = default_n if n_samples is None else n_samples
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise ValueError(f"n_samples must be an integer of at least 2; received {n_samples!r}.")
+        raise SettingError(f"n_samples must be an integer of at least 2; received {n_samples!r}.")
     noise = default_noise if noise is None else noise
     if not (isinstance(noise, numbers.Real) and math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0; received {noise!r}.")
+        raise SettingError(f"noise must be a finite number >= 0; received {noise!r}.")
     x, y = generate(np.random.default_rng(seed), int(n), float(noise))
     return Dataset(name, x.astype(np.float32), y, n_classes=2)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from array_api_compat import array_namespace
 
 from .activations import ACTIVATIONS, DERIVATIVES
+from .errors import ShapeError
 from .losses import LOSS_GRADIENTS, LOSSES, OUTPUT_DELTAS
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def loss_and_gradients(
     xp = xp or array_namespace(X, Y)
     if tuple(Y.shape) != (X.shape[0], arch.sizes[-1]):
         # Checked because a (n,) Y would silently broadcast against (n, 1).
-        raise ValueError(
+        raise ShapeError(
             f"Y must have shape {(X.shape[0], arch.sizes[-1])}, the network's output; "
             f"received shape {tuple(Y.shape)}."
         )

@@ -26,12 +26,20 @@ class InputError(BackpropXPError):
     """A user's mistake: something passed in, named or pointed at is not what was expected."""
 
 
+class UsageError(InputError, ValueError):
+    """A command line that cannot be parsed: an unknown option or command, a missing or malformed value."""
+
+
 class ShapeError(InputError, ValueError):
     """An array of the wrong shape or rank, or an empty batch."""
 
 
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong kind of object: a string where a list is expected, a dict for a network..."""
+
+
 class DTypeError(InputError, TypeError):
-    """An array or value of the wrong type or dtype (strings, complex numbers, objects...)."""
+    """An array of the wrong dtype: strings, complex numbers, objects where real numbers are expected."""
 
 
 class NonFiniteError(InputError, ValueError):
@@ -62,8 +70,24 @@ class StateError(InputError, RuntimeError):
     """A call made out of order, such as ``apply_gradients`` before any ``backward``."""
 
 
+class DataError(InputError, ValueError):
+    """Data files in the wrong layout: shards without their partners, none at all."""
+
+
 class PathError(InputError, OSError):
     """A file or directory that cannot be read or written as asked."""
+
+
+class MissingPathError(PathError, FileNotFoundError):
+    """A file or directory that does not exist."""
+
+
+class SchedulerError(InputError, ConnectionError):
+    """A Dask scheduler that does not answer at the address given."""
+
+
+class MissingDependencyError(InputError, ImportError):
+    """An optional library that a feature needs (scikit-learn for digits, dask.distributed) is not installed."""
 
 
 class CheckpointError(InputError, ValueError):

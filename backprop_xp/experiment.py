@@ -22,6 +22,7 @@ import numpy as np
 from . import checkpoints, equations
 from .backends import get_backend
 from .datasets import Dataset, load_dataset
+from .errors import LabelError, PathError, SettingError
 from .inputs import to_host
 from .network import NeuralNetwork
 from .plotting import (
@@ -97,9 +98,9 @@ class RunResult:
 def load_data(config: RunConfig) -> Dataset:
     """The run's data: a named dataset in memory, or Dask arrays from shards or the generator."""
     if config.data is not None and config.generate is not None:
-        raise ValueError("Give either --data DIR or --generate N, not both.")
+        raise SettingError("Give either --data DIR or --generate N, not both.")
     if config.on_dask and config.dataset != "five-points":
-        raise ValueError(f"--dataset {config.dataset} and --data/--generate both name the data: give one.")
+        raise SettingError(f"--dataset {config.dataset} and --data/--generate both name the data: give one.")
     if config.data is not None:
         from .dask_data import load_shards
 
@@ -145,11 +146,11 @@ def check(config: RunConfig) -> None:
     if config.on_dask or config.scheduler is not None:
         backend = get_backend(config.backend)
         if backend.library != "dask":
-            raise ValueError(
+            raise SettingError(
                 f"--data, --generate and --scheduler run on the dask backend; received backend {backend.name!r}."
             )
         if config.batch_size is not None:
-            raise ValueError(
+            raise SettingError(
                 "--batch-size is for data in memory: on Dask chunks every minibatch would be a graph of "
                 "its own that touches every chunk. Train on the full batch (the default)."
             )
@@ -173,7 +174,7 @@ def _check_shard_labels(data: Dataset) -> None:
 
     low, high = (float(v) for v in dask.compute(data.y.min(), data.y.max()))
     if low < 0 or high > 1:
-        raise ValueError(
+        raise LabelError(
             f"The labels in {data.name[len('shards in '):]!r} run from {low:g} to {high:g}: one column of labels "
             "must hold 0/1 targets; store several classes as one-hot rows of shape (n, n_classes)."
         )
@@ -288,7 +289,7 @@ def prepare_directory(out: str | Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise OSError(f"Cannot write to the output directory {str(out)!r}: {exc.strerror or exc}.") from None
+        raise PathError(f"Cannot write to the output directory {str(out)!r}: {exc.strerror or exc}.") from None
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SettingError
 from .network import NeuralNetwork
 
 #: The largest relative error a correct gradient shows, by dtype, at the default step.
@@ -61,7 +62,7 @@ def gradient_check(
     """
     eps = STEP[net.dtype] if eps is None else float(eps)
     if not eps > 0:
-        raise ValueError(f"eps must be positive; received {eps!r}.")
+        raise SettingError(f"eps must be positive; received {eps!r}.")
     X, Y = net.as_arrays(x, y)
     backend = net.backend
     original = net.params

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .errors import InputTypeError, SettingError, UnknownNameError
+
 Initializer = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
@@ -71,25 +73,25 @@ INITIALIZERS: dict[str, Initializer] = {
 def get_initializer(spec: str) -> Initializer:
     """Look up an initialiser by name; ``"normal:STD"`` sets the normal's std."""
     if not isinstance(spec, str):
-        raise TypeError(
+        raise InputTypeError(
             f"init must be a string naming an initialiser; received {type(spec).__name__} {spec!r}."
         )
     name, _, arg = spec.partition(":")
     if name not in INITIALIZERS:
-        raise ValueError(
+        raise UnknownNameError(
             f"Unknown initialiser {spec!r}. Expected one of: {', '.join(sorted(INITIALIZERS))} "
             "(or 'normal:STD', e.g. 'normal:0.1')."
         )
     if not arg:
         return INITIALIZERS[name]
     if name != "normal":
-        raise ValueError(f"Initialiser {name!r} takes no parameter; received {spec!r}.")
+        raise SettingError(f"Initialiser {name!r} takes no parameter; received {spec!r}.")
     try:
         std = float(arg)
     except ValueError:
         std = math.nan
     if not (math.isfinite(std) and std > 0):
-        raise ValueError(
+        raise SettingError(
             f"'normal:STD' needs a positive, finite standard deviation; received {spec!r}."
         )
     return normal(std)
@@ -118,7 +120,7 @@ def initial_params(
     """
     draw = get_initializer(init)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be None or a non-negative integer; received {seed!r}.")
+        raise SettingError(f"seed must be None or a non-negative integer; received {seed!r}.")
     rng = np.random.default_rng(seed)
     return [
         (draw(rng, n_in, n_out).astype(dtype), np.zeros(n_out, dtype=dtype))

@@ -17,6 +17,14 @@ import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj, is_numpy_array
 
 from .backends import host_array, library_of
+from .errors import (
+    BackendMismatchError,
+    DeviceMismatchError,
+    DTypeError,
+    InputTypeError,
+    SettingError,
+    ShapeError,
+)
 
 if TYPE_CHECKING:
     from ._types import Array
@@ -41,16 +49,16 @@ def to_backend(
         try:
             host = np.asarray(value)
         except ValueError as exc:
-            raise ValueError(f"{name} must be a rectangular nested list of numbers; {exc}") from None
+            raise ShapeError(f"{name} must be a rectangular nested list of numbers; {exc}") from None
         if host.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers; received an array of dtype {host.dtype}.")
+            raise DTypeError(f"{name} must hold real numbers; received an array of dtype {host.dtype}.")
         if not (keep_integers and host.dtype.kind in "biu"):
             host = host.astype(dtype, copy=False)
         return backend.from_numpy(host, copy=True if copy else None)
 
     xp = backend.xp
     if not is_array_api_obj(value):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be an array of backend {backend.name!r}, a NumPy array or a nested list; "
             f"received {type(value).__name__}."
         )
@@ -58,17 +66,17 @@ def to_backend(
         own = "a NumPy array or a nested list" if backend.library == "numpy" else (
             f"an array of {backend.library}, a NumPy array or a nested list"
         )
-        raise TypeError(
+        raise BackendMismatchError(
             f"{name} is an array of {library_of(value)}, but this network runs on {backend.name!r}. "
             f"Pass {own}, or create the network with backend={library_of(value)!r}."
         )
     if device(value) != backend.device:
-        raise ValueError(
+        raise DeviceMismatchError(
             f"{name} is on device {device(value)}, but this network runs on {backend.device}. "
             "Move it there first: backprop_xp copies nothing between devices by itself."
         )
     if any(n is None or n != n for n in value.shape):  # None, or NaN (dask): sizes known only once computed
-        raise ValueError(
+        raise ShapeError(
             f"{name} has shape {tuple(value.shape)}, with sizes not yet known; the network needs them. "
             "Compute them first (for a dask array: value.compute_chunk_sizes())."
         )
@@ -76,7 +84,7 @@ def to_backend(
     if keep_integers and xp.isdtype(value.dtype, ("bool", "integral")):
         return xp.asarray(value, copy=True) if copy else value
     if not xp.isdtype(value.dtype, ("bool", "integral", "real floating")):
-        raise TypeError(f"{name} must hold real numbers; received an array of dtype {value.dtype}.")
+        raise DTypeError(f"{name} must hold real numbers; received an array of dtype {value.dtype}.")
     target = getattr(xp, dtype)
     if value.dtype != target:
         return xp.astype(value, target)  # a new array
@@ -102,19 +110,19 @@ def check_learning_rate(learning_rate: Any) -> float:
         or not math.isfinite(learning_rate)
         or learning_rate <= 0
     ):
-        raise ValueError(f"The learning rate must be a positive, finite number; received {learning_rate!r}.")
+        raise SettingError(f"The learning rate must be a positive, finite number; received {learning_rate!r}.")
     return float(learning_rate)
 
 
 def check_epochs(epochs: Any) -> int:
     """Return ``epochs`` if it is an integer of at least 1."""
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be an integer of at least 1; received {epochs!r}.")
+        raise SettingError(f"epochs must be an integer of at least 1; received {epochs!r}.")
     return int(epochs)
 
 
 def check_seed(seed: Any) -> int:
     """Return ``seed`` if it is an integer."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer; received {seed!r}.")
+        raise InputTypeError(f"seed must be an integer; received {seed!r}.")
     return int(seed)

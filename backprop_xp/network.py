@@ -15,6 +15,7 @@ import numpy as np
 from . import equations
 from .architecture import Architecture, check_dtype
 from .backends import get_backend
+from .errors import LabelError, NonFiniteError, ShapeError, StateError
 from .initializers import initial_params
 from .inputs import check_learning_rate, to_backend
 from .losses import LOSSES
@@ -111,14 +112,14 @@ class NeuralNetwork:
     def params(self, new: Sequence[tuple[Any, Any]]) -> None:
         sizes = self.architecture.sizes
         if not isinstance(new, Sequence) or len(new) != len(sizes) - 1:
-            raise ValueError(
+            raise ShapeError(
                 f"params must be a list of {len(sizes) - 1} (W, b) pairs; received "
                 f"{len(new) if isinstance(new, Sequence) else type(new).__name__}."
             )
         params = []
         for layer, (pair, n_in, n_out) in enumerate(zip(new, sizes[:-1], sizes[1:])):
             if not (isinstance(pair, Sequence) and len(pair) == 2):
-                raise ValueError(f"params[{layer}] must be a (W, b) pair; received {pair!r}.")
+                raise ShapeError(f"params[{layer}] must be a (W, b) pair; received {pair!r}.")
             params.append((
                 self._parameter(pair[0], f"params[{layer}][0] (W)", (n_in, n_out)),
                 self._parameter(pair[1], f"params[{layer}][1] (b)", (n_out,)),
@@ -148,6 +149,7 @@ class NeuralNetwork:
         array of shape (n_samples, output_size), or (n_samples,) when output_size is 1.
         """
         X = self._features(x)
+        self._check_values(X)
         A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
         return self._squeeze(A_L)
 
@@ -172,7 +174,7 @@ class NeuralNetwork:
         """Take one gradient-descent step with the gradients of the last :meth:`backward`."""
         learning_rate = check_learning_rate(learning_rate)
         if self._grads is None:
-            raise RuntimeError("No gradients to apply: call backward(x, y) before apply_gradients().")
+            raise StateError("No gradients to apply: call backward(x, y) before apply_gradients().")
         self._descend(self._grads, learning_rate)
 
     def as_arrays(self, x: Any, y: Any) -> tuple[Array, Array]:
@@ -198,7 +200,8 @@ class NeuralNetwork:
             expected = f"({n}, {k})" + (f" or ({n},)" if k == 1 else "")
             if class_labels:
                 expected += f" or integer class labels of shape ({n},)"
-            raise ValueError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
+            raise ShapeError(f"y must have shape {expected} to match x; received shape {tuple(Y.shape)}.")
+        self._check_values(X, Y)
         return X, Y
 
     # --- on checked arrays (train calls these once per epoch) ------------
@@ -223,17 +226,43 @@ class NeuralNetwork:
     def _parameter(self, value: Any, name: str, shape: tuple[int, ...]) -> Array:
         (array,) = self.backend.evaluate(to_backend(value, self.backend, name=name, dtype=self.dtype, copy=True))
         if tuple(array.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape}; received shape {tuple(array.shape)}.")
+            raise ShapeError(f"{name} must have shape {shape}; received shape {tuple(array.shape)}.")
+        self._check_values(array, name=name)
         return array
 
     def _features(self, x: Any) -> Array:
         X = to_backend(x, self.backend, name="x", dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.input_size or X.shape[0] == 0:
-            raise ValueError(
+            raise ShapeError(
                 f"x must have shape (n_samples, {self.input_size}) with n_samples >= 1; "
                 f"received shape {tuple(X.shape)}."
             )
         return X
+
+    def _check_values(self, X: Array, Y: Array | None = None, *, name: str = "x") -> None:
+        """Refuse NaN or infinite values in ``X`` and ``Y``, and cross-entropy targets outside [0, 1].
+
+        One reduction per array, computed together: on dask, one pass over the chunks.
+        """
+        xp, evaluate = self.backend.xp, self.backend.evaluate
+        cross_entropy = self.architecture.loss != "mse"
+        tests = [xp.all(xp.isfinite(X))]
+        if Y is not None:  # for the cross-entropies, in [0, 1] (False for NaN too); else finite
+            tests.append(xp.all((Y >= 0) & (Y <= 1)) if cross_entropy else xp.all(xp.isfinite(Y)))
+        passed = [bool(t) for t in evaluate(*tests)]
+        if not passed[0]:
+            raise NonFiniteError(
+                f"{name} holds NaN or infinite values; expected finite numbers. Remove or replace them first."
+            )
+        if Y is None or passed[1]:
+            return
+        if not cross_entropy or not bool(evaluate(xp.all(xp.isfinite(Y)))[0]):
+            raise NonFiniteError("y holds NaN or infinite values; expected finite numbers. Remove or replace them first.")
+        low, high = (float(v) for v in evaluate(xp.min(Y), xp.max(Y)))
+        raise LabelError(
+            f"{self.architecture.loss} needs targets in [0, 1] (probabilities or 0/1 labels); "
+            f"received values from {low:g} to {high:g}."
+        )
 
     def _one_hot(self, labels: Array) -> Array:
         xp, k = self.backend.xp, self.output_size
@@ -242,7 +271,7 @@ class NeuralNetwork:
         labels = xp.astype(labels, getattr(xp, self.dtype))
         low, high = map(int, self.backend.evaluate(xp.min(labels), xp.max(labels)))  # one pass on dask
         if low < 0 or high >= k:
-            raise ValueError(
+            raise LabelError(
                 f"Class labels must lie in 0..{k - 1} for {k} outputs; received labels from {low} to {high}."
             )
         classes = xp.arange(k, dtype=labels.dtype, device=self.backend.device)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .equations import sgd_update
+from .errors import InputTypeError, UnknownNameError
 
 if TYPE_CHECKING:
     from ._types import Namespace, Params
@@ -108,7 +109,8 @@ def get_optimizer(optimizer: str | tuple[Callable[..., Any], Callable[..., Any]]
         return OPTIMIZERS[optimizer]
     if isinstance(optimizer, tuple) and len(optimizer) == 2 and all(map(callable, optimizer)):
         return Optimizer(*optimizer)
-    raise ValueError(
+    error = UnknownNameError if isinstance(optimizer, str) else InputTypeError
+    raise error(
         f"Unknown optimizer {optimizer!r}. Expected one of: {', '.join(OPTIMIZERS)}, "
         "or an Optimizer(init, update) pair."
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import InputTypeError, ShapeError
 from .inputs import to_host
 from .network import NeuralNetwork
 
@@ -72,17 +73,17 @@ def plot_decision_boundary(
     matplotlib Axes
     """
     if not isinstance(net, NeuralNetwork):
-        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
+        raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
     if net.input_size != 2:
-        raise ValueError(
+        raise ShapeError(
             f"A decision boundary is drawn in the plane: the network needs 2 inputs; it has {net.input_size}."
         )
     points = to_host(x).astype(np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
-        raise ValueError(f"x must have shape (n_samples, 2) with n_samples >= 1; received shape {points.shape}.")
+        raise ShapeError(f"x must have shape (n_samples, 2) with n_samples >= 1; received shape {points.shape}.")
     labels = class_indices(y)
     if labels.shape != (points.shape[0],):
-        raise ValueError(f"y must hold one label per row of x ({points.shape[0]}); received {labels.shape[0]}.")
+        raise ShapeError(f"y must hold one label per row of x ({points.shape[0]}); received {labels.shape[0]}.")
     ax = new_axes() if ax is None else ax
 
     low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
@@ -132,7 +133,7 @@ def plot_losses(losses: Any, ax: Axes | None = None, *, label: str | None = None
     """
     curve = to_host(losses).astype(np.float64)
     if curve.ndim != 1 or curve.size == 0:
-        raise ValueError(f"losses must be a non-empty 1-D array; received shape {curve.shape}.")
+        raise ShapeError(f"losses must be a non-empty 1-D array; received shape {curve.shape}.")
     ax = new_axes() if ax is None else ax
     ax.plot(np.arange(1, curve.size + 1), curve, label=label, **line)
     if np.all(curve[np.isfinite(curve)] > 0):

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import SettingError
 from .experiment import RunConfig, build_network, load_data, prepare_directory, run
 from .plotting import plot_decision_boundary, plot_losses, save_figure
 from .training import TrainingDiverged
@@ -76,7 +77,7 @@ def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
+        raise SettingError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
     jobs = min(jobs, len(configs))  # no idle workers to start
     if jobs <= 1:
         return [_run_one(c) for c in configs]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from array_api_compat import array_namespace
 
-from .errors import TrainingDiverged
+from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
@@ -37,8 +37,8 @@ def _diverged(epoch: int, lr: float, losses: list[float], *, weights: bool = Fal
         )
     elif epoch == 1:
         message = (
-            f"The loss is {loss} at epoch 1, before any update: check the data for NaN or infinite values "
-            "(and the initialisation). The network keeps its initial weights."
+            f"The loss is {loss} at epoch 1, before any update: the forward pass overflowed. Check the scale "
+            "of the data and of the initial weights, or use float64. The network keeps its initial weights."
         )
     else:
         message = (
@@ -57,7 +57,7 @@ def _check_batch_size(batch_size: Any) -> int | None:
     if batch_size is None:
         return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer of at least 1, or None for full batches; received {batch_size!r}.")
+        raise SettingError(f"batch_size must be an integer of at least 1, or None for full batches; received {batch_size!r}.")
     return int(batch_size)
 
 
@@ -65,9 +65,9 @@ def _check_early_stopping(tol: Any, patience: Any) -> tuple[float | None, int]:
     if tol is not None and (
         isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0
     ):
-        raise ValueError(f"tol must be a finite number >= 0, or None for no early stopping; received {tol!r}.")
+        raise SettingError(f"tol must be a finite number >= 0, or None for no early stopping; received {tol!r}.")
     if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-        raise ValueError(f"patience must be an integer of at least 1; received {patience!r}.")
+        raise SettingError(f"patience must be an integer of at least 1; received {patience!r}.")
     return (None if tol is None else float(tol)), int(patience)
 
 
@@ -159,9 +159,9 @@ def train(
         learning rate and the losses so far.
     """
     if not isinstance(net, NeuralNetwork):
-        raise TypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
+        raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
+        raise InputTypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
     X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
 
