@@ -132,7 +132,10 @@ _environment_client: Any = None
 
 
 def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    mapped = np.load(path, mmap_mode="r")  # reads the header, maps the rest without reading it
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header, maps the rest without reading it
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{str(path)!r} is not a readable .npy shard: {type(exc).__name__}: {exc}") from None
     return mapped.shape, mapped.dtype
 
 

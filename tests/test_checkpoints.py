@@ -10,7 +10,7 @@ import stat
 import numpy as np
 import pytest
 
-from backprop_xp import Architecture, NeuralNetwork, checkpoints, five_points, train
+from backprop_xp import NeuralNetwork, checkpoints, five_points, train
 from backprop_xp.checkpoints import CheckpointError
 
 
@@ -121,30 +121,3 @@ def test_damaged_or_foreign_files_are_refused_clearly(saved, damage, message):
         checkpoints.load(saved)
     assert message in str(caught.value) and str(saved) in str(caught.value)
 
-
-def test_a_checkpoint_of_another_architecture_is_refused_naming_both(saved):
-    wanted = Architecture.build(2, 1, [4], "tanh", "sigmoid", "mse")
-    with pytest.raises(CheckpointError, match=r"holds a network of sizes 2-5-3-1 .*expected sizes 2-4-1"):
-        checkpoints.load(saved, expect=wanted)
-    assert checkpoints.load(saved, expect=Architecture.build(2, 1, [5, 3])).architecture.sizes == (2, 5, 3, 1)
-
-
-def test_a_missing_file_is_a_file_not_found_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No checkpoint at .*there is no such file"):
-        checkpoints.load(tmp_path / "none.npz")
-
-
-def test_info_must_be_json(tmp_path):
-    with pytest.raises(TypeError, match="info must be JSON-serialisable"):
-        checkpoints.save(trained()[0], tmp_path / "x.npz", info={"f": object()})
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_expect_must_be_an_architecture(saved):
-    with pytest.raises(TypeError, match="expect must be an Architecture"):
-        checkpoints.load(saved, expect="2-5-3-1")
-
-
-def test_saving_into_a_missing_directory_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"Cannot write the checkpoint .*there is no directory .*missing"):
-        checkpoints.save(trained()[0], tmp_path / "missing" / "net.npz")
