@@ -301,6 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        if "--debug" in argv:
+            raise
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
     except Exception as exc:
         if "--debug" in argv:
             raise

@@ -347,6 +347,15 @@ def test_a_failure_that_is_not_the_users_exits_1_with_one_line_and_debug_shows_t
             cli.main(argv)
 
 
+def test_an_interrupt_exits_130_with_one_line(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "backends", interrupted)
+    assert cli.main(["backends"]) == 130
+    assert capsys.readouterr().err == "backprop-xp: interrupted\n"
+
+
 def test_debug_shows_the_traceback_of_a_users_mistake_too():
     with pytest.raises(SettingError, match="epochs must be an integer of at least 1"):
         cli.main(["train", "--epochs", "0", "--debug"])
