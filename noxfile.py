@@ -4,7 +4,8 @@ session, and a GPU session that skips where there is no NVIDIA GPU. See
 backends/README.md.
 
 The benchmark sessions ``bench`` (CPU) and ``bench_gpu`` run only when named
-(``python3 -m nox -s bench``); see bench/README.md."""
+(``python3 -m nox -s bench``); see bench/README.md. So does ``properties``,
+the property tests with many more examples than the other sessions try."""
 
 from __future__ import annotations
 
@@ -67,6 +68,17 @@ def dask(session: nox.Session) -> None:
     _install(session, "dask")
     session.run("python", "-m", "backprop_xp", "backends")
     session.run("pytest", "-m", "not slow", *session.posargs, env={TEST_ENV: "dask"})
+
+
+@nox.session
+def properties(session: nox.Session) -> None:
+    """tests/test_properties.py under hypothesis's "many" profile, on every CPU backend and Dask together."""
+    _install(session, *CPU_BACKENDS, "dask")
+    backends = [*CPU_BACKENDS, "dask"]
+    session.run(
+        "pytest", "tests/test_properties.py", *session.posargs,
+        env={TEST_ENV: ",".join(backends), "HYPOTHESIS_PROFILE": "many"},
+    )
 
 
 def _has_nvidia_gpu() -> bool:

@@ -5,6 +5,11 @@ The ``backend`` fixture runs a test once per backend name in
 once per known name when it is unset. A backend that was asked for by name
 must be present; otherwise a missing one (a GPU on a laptop) is skipped with
 the reason.
+
+Hypothesis runs the property tests under the profile named by
+``HYPOTHESIS_PROFILE``: ``ci`` (the default) tries a few examples, the same
+ones on every run; ``many`` (the nox session ``properties``) tries many new
+ones each run and prints how to replay a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import numpy as np
 import pytest
 from array_api_compat import array_namespace, device
+from hypothesis import settings
 
 from backprop_xp import Architecture, BackendUnavailableError, get_backend
 from backprop_xp.activations import HIDDEN_ACTIVATIONS
@@ -21,6 +27,11 @@ from backprop_xp.losses import COMPATIBLE_OUTPUTS
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
 ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "torch:cuda", "cupy", "jax:gpu")
+
+# No example database: derandomized runs need none, and none is written into the checkout.
+settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True, database=None)
+settings.register_profile("many", max_examples=300, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Every (output activation, loss) pairing the architecture accepts.
 PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
@@ -58,25 +69,37 @@ def architectures(depths=(1, 2, 3, 4)):
 def make_problem(depth: int, hidden: str, output: str, loss: str, *, seed: int = 0, n_samples: int = 6):
     """A small network with random weights and biases, and a batch to match.
 
-    Returns the Architecture, float64 NumPy params, X and Y. Targets suit the
-    loss: any reals for MSE, numbers in [0, 1] for binary cross-entropy, rows
-    of probabilities for categorical cross-entropy.
+    Returns the Architecture, float64 NumPy params, X and Y (see :func:`random_problem`).
     """
     widths = [4, 3, 5][: depth - 1]
     arch = Architecture.build(3, 3, widths, hidden, output, loss)
+    return (arch, *random_problem(arch, n_samples, seed))
+
+
+def random_problem(arch, n_samples: int, seed: int, *, labels: bool = False):
+    """Float64 NumPy params, X and Y for ``arch``, from a generator seeded with ``seed``.
+
+    Targets suit the loss: any reals for MSE, numbers in [0, 1] for binary
+    cross-entropy, rows of probabilities for categorical cross-entropy; with
+    ``labels``, 0/1 for binary and one-hot rows for categorical cross-entropy.
+    """
     rng = np.random.default_rng(seed)
     params = [
         (rng.normal(0, 1 / np.sqrt(n_in), (n_in, n_out)), rng.normal(0, 0.1, n_out))
         for n_in, n_out in zip(arch.sizes[:-1], arch.sizes[1:])
     ]
-    X = rng.normal(size=(n_samples, 3))
-    if loss == "mse":
-        Y = rng.normal(size=(n_samples, 3))
-    elif loss == "binary_crossentropy":
-        Y = rng.uniform(size=(n_samples, 3))
+    n_outputs = arch.sizes[-1]
+    X = rng.normal(size=(n_samples, arch.sizes[0]))
+    if arch.loss == "mse":
+        Y = rng.normal(size=(n_samples, n_outputs))
+    elif arch.loss == "binary_crossentropy":
+        Y = rng.uniform(size=(n_samples, n_outputs))
+        Y = np.round(Y) if labels else Y
+    elif labels:
+        Y = np.eye(n_outputs)[rng.integers(n_outputs, size=n_samples)]
     else:
-        Y = rng.dirichlet(np.ones(3), size=n_samples)
-    return arch, params, X, Y
+        Y = rng.dirichlet(np.ones(n_outputs), size=n_samples)
+    return params, X, Y
 
 
 def on_backend(backend, params, *arrays, dtype="float64"):
