@@ -112,12 +112,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Backpropagation written once, run on many array libraries.")
-    debug = {"action": "store_true", "help": "on an error, show the traceback instead of one line"}
-    parser.add_argument("--debug", **debug)
+    debug_help = "on an error, show the traceback instead of one line"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each command takes --debug too, without overriding one given before it.
     command_debug = _Parser(add_help=False)
-    command_debug.add_argument("--debug", default=argparse.SUPPRESS, **debug)
+    command_debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
 
     def add_command(name: str, help: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, parents=[command_debug])
