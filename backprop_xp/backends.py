@@ -10,6 +10,11 @@ environment variable, and the test fixtures). A name is ``LIBRARY`` or
 Nothing is imported until it is asked for, so ``import backprop_xp`` pulls in
 no GPU library.
 
+``train(..., compile=True)`` hands the whole training step, one pure function
+``step(params, state, X, Y) -> (loss, params, state)`` written once, to its
+library's compile hook in the table: ``jax.jit`` on JAX, CUDA graphs on torch
+on a GPU, and no compiler (the step runs as written) elsewhere.
+
 Every backend but one computes as it goes. Dask builds a graph and computes
 only when asked: :meth:`Backend.evaluate` is that request, made once per
 training step for the loss and the gradients together, and a no-op for the
@@ -70,6 +75,23 @@ class Backend:
         """
         return _LIBRARIES[self.library].evaluate(values)
 
+    @property
+    def compiler(self) -> str:
+        """What ``compile=True`` uses here: ``"jax.jit"``, ``"cuda graph"`` or ``"none"`` (the step runs eagerly)."""
+        return _LIBRARIES[self.library].compiler(self.device)[0]
+
+    def compile(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        """A training step ``step(params, state, X, Y) -> (loss, params, state)``, compiled by this backend.
+
+        ``step`` must be pure (it updates nothing in place) and of Array API
+        operations only. The compiled step computes the same function; its
+        outputs stay valid for the next two calls at least (a CUDA graph writes
+        into buffers it reuses). Where the backend has no compiler, ``step``
+        itself is returned.
+        """
+        wrap = _LIBRARIES[self.library].compiler(self.device)[1]
+        return step if wrap is None else wrap(step)
+
 
 class _NoGPU(Exception):
     """Raised by a loader when the device asked for is not present."""
@@ -81,6 +103,10 @@ def _asarray(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None)
 
 def _unchanged(array: Any) -> Any:
     return array
+
+
+def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
+    return "none", None
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,8 @@ class _Library:
     from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
     plain: Callable[[Array], Array] = _unchanged
     evaluate: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _unchanged  # lazy backends compute here
+    # device -> (the compiler's name, a function that compiles a training step; None: run it as written)
+    compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -162,6 +190,130 @@ def _torch_plain(array: Array) -> Array:
     # A tensor that requires grad would make torch record every step of
     # training into one ever-growing graph.
     return array.detach() if array.requires_grad else array
+
+
+def _torch_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
+    if device.type == "cuda":
+        return "cuda graph", lambda step: _GraphStep(step, _cuda_graph_capture(device))
+    # torch.compile on the CPU was measured and left out (bench/README.md):
+    # it took 50 s to compile the lab's step on the 2-core machine, where the
+    # whole eager training takes about a second, and recompiles when a shape
+    # changes (the short last minibatch).
+    return "none", None
+
+
+def _flatten(tree: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """The arrays of a tree of lists, tuples, NamedTuples and Nones, and a function that rebuilds it from new ones."""
+    leaves: list[Any] = []
+
+    def walk(node: Any) -> Callable[[Any], Any]:
+        if node is None:
+            return lambda it: None
+        if isinstance(node, (list, tuple)):
+            builds = [walk(v) for v in node]
+            if hasattr(node, "_fields"):  # a NamedTuple (an optimiser's state)
+                return lambda it: type(node)(*(b(it) for b in builds))
+            return lambda it: type(node)(b(it) for b in builds)
+        leaves.append(node)
+        return lambda it: next(it)
+
+    build = walk(tree)
+    return leaves, lambda new: build(iter(new))
+
+
+class _GraphStep:
+    """A training step replayed from captured graphs (CUDA graphs on torch).
+
+    A graph reads and writes fixed buffers, so the parameters and the state
+    live in three sets of buffers, and graph ``k`` (one per set, per batch
+    shape) reads set ``k`` and writes its results into set ``k + 1`` (mod 3).
+    A step's outputs are therefore left alone by the next two calls: the
+    training loop keeps the parameters of the two epochs before the current
+    one, to go back to when the loss stops being finite. The batch is copied
+    into the graph's own input buffers when a new one comes in (minibatches;
+    the full batch is copied once). A short last minibatch gets graphs of its
+    own shape.
+
+    ``capture(fns, warm)`` captures each function of ``fns`` into a graph,
+    after running ``warm`` (a pure call of the step) to initialise what the
+    library initialises lazily, and returns ``(replay, loss)`` per function:
+    ``replay()`` reruns the captured work and ``loss`` is the 0-d array it
+    writes the loss into.
+    """
+
+    def __init__(self, step: Callable[..., Any], capture: Callable[..., list[tuple[Callable[[], None], Any]]]) -> None:
+        self.step, self.capture = step, capture
+        self.sets: list[list[Any]] = []
+        self.rebuild: Callable[[list[Any]], Any] | None = None
+        self.batches: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def __call__(self, params: Any, state: Any, X: Any, Y: Any) -> tuple[Any, Any, Any]:
+        leaves, rebuild = _flatten((params, state))
+        if not self.sets:
+            self.rebuild = rebuild
+            self.sets = [[leaf.clone() for leaf in leaves] for _ in range(3)]
+        k = next((i for i, held in enumerate(self.sets) if all(a is b for a, b in zip(held, leaves))), None)
+        if k is None:  # arrays from elsewhere (the first call): copied into set 0
+            k = 0
+            for held, leaf in zip(self.sets[0], leaves):
+                held.copy_(leaf)
+        key = (tuple(X.shape), tuple(Y.shape))
+        batch = self.batches.get(key)
+        if batch is None:
+            batch = self.batches[key] = self._capture(X, Y)
+        if not (batch["source"][0] is X and batch["source"][1] is Y):
+            batch["X"].copy_(X)
+            batch["Y"].copy_(Y)
+            batch["source"] = (X, Y)  # kept, so that its identity stays its own
+        replay, loss = batch["graphs"][k]
+        replay()
+        assert self.rebuild is not None
+        new_params, new_state = self.rebuild(self.sets[(k + 1) % 3])
+        return loss, new_params, new_state
+
+    def _capture(self, X: Any, Y: Any) -> dict[str, Any]:
+        assert self.rebuild is not None
+        rebuild, sets = self.rebuild, self.sets
+        static_X, static_Y = X.clone(), Y.clone()
+
+        def warm() -> None:
+            self.step(*rebuild(sets[0]), static_X, static_Y)
+
+        def graph(k: int) -> Callable[[], Any]:
+            def run() -> Any:
+                loss, params, state = self.step(*rebuild(sets[k]), static_X, static_Y)
+                for held, new in zip(sets[(k + 1) % 3], _flatten((params, state))[0]):
+                    held.copy_(new)
+                return loss
+
+            return run
+
+        graphs = self.capture([graph(k) for k in range(3)], warm)
+        return {"X": static_X, "Y": static_Y, "source": (X, Y), "graphs": graphs}
+
+
+def _cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], None], Any]]]:
+    def capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
+        import torch
+
+        with torch.cuda.device(device):
+            # Warm-up on a side stream, as torch's documentation of CUDA graphs
+            # asks: cuBLAS handles and other lazy state are made outside the capture.
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    warm()
+            torch.cuda.current_stream().wait_stream(side)
+            captured = []
+            for fn in fns:
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):  # records the kernels; runs nothing
+                    loss = fn()
+                captured.append((graph.replay, loss))
+        return captured
+
+    return capture
 
 
 # --- cupy ------------------------------------------------------------------
@@ -241,6 +393,19 @@ def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool 
     return xp.asarray(host, device=device, copy=copy)
 
 
+def _jax_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
+    return "jax.jit", _jax_jit
+
+
+def _jax_jit(step: Callable[..., Any]) -> Callable[..., Any]:
+    import jax
+
+    # The optimiser's state is donated: its buffers are reused for the new
+    # state. The parameters are not: the training loop keeps those of the two
+    # epochs before, to go back to if the loss stops being finite.
+    return jax.jit(step, donate_argnums=(1,))
+
+
 # --- dask ------------------------------------------------------------------
 
 
@@ -294,6 +459,7 @@ _LIBRARIES: dict[str, _Library] = {
         load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
+        compiler=_torch_compiler,
     ),
     "cupy": _Library(
         module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
@@ -306,6 +472,7 @@ _LIBRARIES: dict[str, _Library] = {
         install='pip install "backprop-xp[jax]"',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
+        compiler=_jax_compiler,
     ),
     "array_api_strict": _Library(
         module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,

@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
     t.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: runs/DATASET)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--compile", action="store_true",
+        help="compile the training step once (jax.jit; CUDA graphs on torch:cuda; other backends run it as written)",
+    )
     big = t.add_argument_group("data larger than memory (the dask backend; see dask_data)")
     big.add_argument("--data", default=None, metavar="DIR", help="a directory of .npy shards (x-KEY.npy, y-KEY.npy)")
     big.add_argument("--generate", type=int, default=None, metavar="N", help="N rows of synthetic data, made on the workers")

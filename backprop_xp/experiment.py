@@ -31,7 +31,7 @@ from .plotting import (
     plot_losses,
     save_figure,
 )
-from .training import check_settings, train
+from .training import check_compile, check_settings, train
 
 #: The files a run writes into its output directory.
 LOSS_FIGURE, BOUNDARY_FIGURE, METRICS, CHECKPOINT = "loss.png", "decision_boundary.png", "metrics.json", "checkpoint.npz"
@@ -65,6 +65,7 @@ class RunConfig:
     features: int = 10  # of the synthetic data
     chunk_size: int = 100_000  # rows per chunk of the synthetic data
     scheduler: str | None = None  # a dask.distributed scheduler's address
+    compile: bool = False  # compile the training step (train's compile=True)
 
     @property
     def on_dask(self) -> bool:
@@ -161,6 +162,7 @@ def check(config: RunConfig) -> None:
     check_settings(
         config.epochs, config.lr, config.optimizer, config.batch_size, config.seed, config.tol, config.patience
     )
+    check_compile(config.compile)
 
 
 def _check_shard_labels(data: Dataset) -> None:
@@ -188,7 +190,7 @@ def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None
     _, losses = train(
         data.x, targets(config, data, data.y), net, config.epochs, config.lr,
         optimizer=config.optimizer, batch_size=config.batch_size, seed=config.seed,
-        tol=config.tol, patience=config.patience, callback=callback,
+        tol=config.tol, patience=config.patience, callback=callback, compile=config.compile,
     )
     seconds = time.perf_counter() - start
     return RunResult(config, net, to_host(losses).astype(np.float64), data, seconds)
@@ -238,6 +240,7 @@ def metrics(result: RunResult) -> dict[str, Any]:
         "wall_time_s": round(result.seconds, 4),
         "backend": net.backend.name,
         "device": str(net.backend.device),
+        "compiler": net.backend.compiler if result.config.compile else "off",
         **({"scheduler": _scheduler(result.config)} if net.backend.library == "dask" else {}),
         "versions": versions(net.backend.library),
         "config": dataclasses.asdict(result.config),

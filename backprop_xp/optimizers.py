@@ -10,6 +10,7 @@ arrays with the structure of the parameters, plus counters.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .equations import sgd_update
@@ -77,11 +78,21 @@ def _adam_init(params: Params, xp: Namespace) -> AdamState:
     return AdamState(0, _zeros_like(params, xp), _zeros_like(params, xp))
 
 
+def _bias_corrections(t: Any, xp: Namespace) -> tuple[Any, Any]:
+    """``1 - BETA1**t`` and ``1 - BETA2**t``."""
+    if isinstance(t, int):
+        return 1 - BETA1**t, 1 - BETA2**t
+    # A count held as an array of the parameters' dtype (a compiled step):
+    # 1 - 0.999**t would cancel to a few digits in float32; -expm1(t log beta) does not.
+    return -xp.expm1(t * math.log(BETA1)), -xp.expm1(t * math.log(BETA2))
+
+
 def _adam_update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
     t = state.step + 1
-    # The bias corrections are Python floats: folded into one step size.
-    step_size = learning_rate * (1 - BETA2**t) ** 0.5 / (1 - BETA1**t)
-    eps = EPSILON * (1 - BETA2**t) ** 0.5
+    # The bias corrections (Python floats, or 0-d arrays in a compiled step): folded into one step size.
+    correction1, correction2 = _bias_corrections(t, xp)
+    step_size = learning_rate * correction2**0.5 / correction1
+    eps = EPSILON * correction2**0.5
 
     def moments(m, v, g):
         return BETA1 * m + (1 - BETA1) * g, BETA2 * v + (1 - BETA2) * (g * g)

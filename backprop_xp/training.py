@@ -6,6 +6,10 @@ the parameters with the optimiser, and pulls one number to the host: the
 epoch's loss, which the divergence check, early stopping and the callback all
 read. Batches are drawn by a seeded NumPy generator on the host, so the same
 seed gives the same batches on every backend.
+
+With ``compile=True`` a step (forward, backward and the optimiser's update) is
+one pure function, :func:`training_step`, that the backend compiles once
+(:meth:`Backend.compile`); the loop around it is the same.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
+from . import equations
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -24,6 +30,7 @@ from .optimizers import Optimizer, get_optimizer
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
+    from .architecture import Architecture
 
 
 def _diverged(epoch: int, lr: float, losses: list[float], *, weights: bool = False) -> TrainingDiverged:
@@ -83,6 +90,47 @@ def check_settings(
     return epochs, lr, opt, batch_size, tol, patience
 
 
+def check_compile(compile: Any) -> bool:
+    """``compile`` must be True or False."""
+    if not isinstance(compile, (bool, np.bool_)):
+        raise SettingError(f"compile must be True or False; received {compile!r}.")
+    return bool(compile)
+
+
+def training_step(arch: Architecture, optimizer: Optimizer, lr: float, xp: Namespace) -> Callable[..., Any]:
+    """One training step as a pure function, the one that ``compile=True`` hands to the backend.
+
+    Returns
+    -------
+    step : callable
+        ``step(params, state, X, Y) -> (loss, params, state)``: the loss of
+        the batch before the update, and the parameters and optimiser state
+        after it. ``X`` of shape (n_samples, input_size), ``Y`` of shape
+        (n_samples, output_size).
+    """
+
+    def step(params: Params, state: Any, X: Array, Y: Array) -> tuple[Array, Params, Any]:
+        loss, grads = equations.loss_and_gradients(params, X, Y, arch, xp=xp)
+        params, state = optimizer.update(params, grads, state, lr, xp)
+        return loss, params, state
+
+    return step
+
+
+def _counters_as_arrays(state: Any, like: Array, xp: Namespace) -> Any:
+    """The state with its Python numbers (Adam's step count) as 0-d arrays of ``like``'s dtype and device.
+
+    A compiled step would otherwise bake a count into the graph (a CUDA graph)
+    or trace it anew (``jax.jit``).
+    """
+    if isinstance(state, (list, tuple)):
+        values = [_counters_as_arrays(v, like, xp) for v in state]
+        return type(state)(*values) if hasattr(state, "_fields") else type(state)(values)
+    if isinstance(state, numbers.Real) and not isinstance(state, bool):
+        return xp.asarray(float(state), dtype=like.dtype, device=device_of(like))
+    return state
+
+
 class _EarlyStopping:
     """Stop once the loss has not improved on its best by more than ``tol`` for ``patience`` epochs."""
 
@@ -113,6 +161,7 @@ def train(
     tol: float | None = None,
     patience: int = 10,
     callback: Callable[[int, Array], None] | None = None,
+    compile: bool = False,
 ) -> tuple[NeuralNetwork, Array]:
     """Train a network by backpropagation: full-batch gradient descent by default, as in the lab.
 
@@ -140,6 +189,15 @@ def train(
     callback : callable, optional
         Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
         epoch's loss as a 0-d array.
+    compile : bool
+        Compile the whole step (forward, backward, update) once and run that:
+        ``jax.jit`` on JAX, CUDA graphs on torch on a GPU; elsewhere (NumPy,
+        torch on the CPU, CuPy, array-api-strict, Dask) the same step runs
+        uncompiled (``net.backend.compiler`` is ``"none"``). The same losses and
+        weights, to rounding; it pays off where launching the operations costs
+        more than computing them (small networks). The network keeps no
+        gradients (``net.grads`` is None afterwards), and an optimiser's
+        counters become 0-d arrays of the parameters' dtype.
 
     Returns
     -------
@@ -163,11 +221,17 @@ def train(
     if callback is not None and not callable(callback):
         raise InputTypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
+    compile = check_compile(compile)
     X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
 
     xp, n = net.backend.xp, X.shape[0]
     batches = _batches(X, Y, batch_size, seed, net) if batch_size and batch_size < n else None
     (state,) = net.backend.evaluate(opt.init(net._params, xp))  # on dask: NumPy, like the parameters
+    step = None
+    if compile:
+        step = net.backend.compile(training_step(net.architecture, opt, lr, xp))
+        if net.backend.compiler != "none":
+            state = _counters_as_arrays(state, net._params[0][0], xp)
     stopping = _EarlyStopping(tol, patience)
     losses: list[Array] = []
     host_losses: list[float] = []
@@ -178,13 +242,19 @@ def train(
         # it once, in place of NumPy's warnings at every operation.
         with np.errstate(over="ignore", invalid="ignore"):
             if batches is None:
-                loss, grads = net._backpropagate(X, Y)
-                net._params, state = opt.update(net._params, grads, state, lr, xp)
+                if step is not None:
+                    loss, net._params, state = net.backend.evaluate(*step(net._params, state, X, Y))
+                else:
+                    loss, grads = net._backpropagate(X, Y)
+                    net._params, state = opt.update(net._params, grads, state, lr, xp)
             else:
                 total = 0.0
                 for Xb, Yb in batches():
-                    loss_b, grads = net._backpropagate(Xb, Yb)
-                    net._params, state = opt.update(net._params, grads, state, lr, xp)
+                    if step is not None:
+                        loss_b, net._params, state = net.backend.evaluate(*step(net._params, state, Xb, Yb))
+                    else:
+                        loss_b, grads = net._backpropagate(Xb, Yb)
+                        net._params, state = opt.update(net._params, grads, state, lr, xp)
                     total = total + loss_b * Xb.shape[0]
                 loss = total / n
             host_losses.append(float(loss))
@@ -200,6 +270,11 @@ def train(
     if not _all_finite(net._params, xp):  # the last update is checked by no loss
         net._params, net._grads = start, None
         raise _diverged(epoch, lr, host_losses, weights=True)
+    if step is not None:
+        # A compiled step may write its next losses where it wrote these (a
+        # CUDA graph): the values are taken from the host copies.
+        net._grads = None
+        return net, array_namespace(loss).asarray(host_losses, dtype=loss.dtype, device=device_of(loss))
     # Stacked where they are: on a lazy backend, evaluate() has made them NumPy.
     return net, array_namespace(*losses).stack(losses)
 

@@ -24,6 +24,8 @@ from typing import Any
 #: The floor and the autodiff peer each implementation is compared with.
 FLOOR = "matmul"
 AUTODIFF = {"torch": "autograd", "jax": "jax_grad"}
+#: The eager training that ``ours_compiled`` (``train(..., compile=True)``) is compared with.
+EAGER = {"jax": "eager"}
 
 #: Issue 4's targets: (label, size, phase, backend libraries, impl, ratio field, bound).
 TARGETS = [
@@ -61,7 +63,8 @@ def summarise(benchmarks: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     dict
         Keyed by :func:`key_of`: ``pooled_median_s``, ``pooled_rounds``,
         ``tflops`` (from the pooled median) and, where the peer was measured,
-        ``ratio_to_floor``, ``ratio_to_autodiff`` and ``ratio_to_lab``: the
+        ``ratio_to_floor``, ``ratio_to_autodiff``, ``ratio_to_lab`` and (for
+        ``ours_compiled``) ``ratio_to_eager``: the
         median over the passes of each pass's ratio of medians.
     """
     samples: dict[tuple, list[float]] = defaultdict(list)
@@ -89,11 +92,12 @@ def summarise(benchmarks: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
         if "peak_bytes" in info:
             rows[key]["peak_bytes"] = info["peak_bytes"]
     for key, row in rows.items():
-        size, phase, backend, _ = key
+        size, phase, backend, impl = key
         library = backend.split(":")[0]
         peers = {"ratio_to_floor": (size, phase, backend, FLOOR),
                  "ratio_to_autodiff": (size, phase, backend, AUTODIFF.get(library, "")),
-                 "ratio_to_lab": (size, phase, "torch", "lab") if size == "tiny" and ":" not in backend else None}
+                 "ratio_to_lab": (size, phase, "torch", "lab") if size == "tiny" and ":" not in backend else None,
+                 "ratio_to_eager": (size, phase, backend, EAGER.get(library, "ours")) if impl == "ours_compiled" else None}
         for field, peer in peers.items():
             if peer and peer in rows and peer != key:
                 row[field] = _ratio_of(by_pass[key], by_pass[peer])
@@ -133,11 +137,11 @@ def _ratio(row: dict[str, Any], field: str) -> str:
 def table(rows: dict[tuple, dict[str, Any]], *, sizes: tuple[str, ...] = ("tiny", "medium", "large", "bigger")) -> str:
     """A markdown table: median, achieved TFLOP/s and ratios to the peers."""
     lines = [
-        "| size | phase | backend | implementation | median | TFLOP/s | x floor | x autograd / jax.grad | x lab loop | rounds |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| size | phase | backend | implementation | median | TFLOP/s | x floor | x autograd / jax.grad | x lab loop | x eager | rounds |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     phases = ("forward", "backward", "step")
-    impls = ("ours", "matmul", "autograd", "jax_grad", "lab")
+    impls = ("ours", "matmul", "autograd", "jax_grad", "lab", "ours_compiled", "eager")
     order = sorted(
         (row for row in rows.values() if row["size"] in sizes),
         key=lambda r: (sizes.index(r["size"]), phases.index(r["phase"]), r["backend"], impls.index(r["impl"])),
@@ -149,7 +153,7 @@ def table(rows: dict[tuple, dict[str, Any]], *, sizes: tuple[str, ...] = ("tiny"
         lines.append(
             f"| {row['size']} | {row['phase']} | {row['backend']} | {row['impl']} | {median} | "
             f"{row['tflops']:.3f} | {_ratio(row, 'ratio_to_floor')} | {_ratio(row, 'ratio_to_autodiff')} | "
-            f"{_ratio(row, 'ratio_to_lab')} | {row['pooled_rounds']} |"
+            f"{_ratio(row, 'ratio_to_lab')} | {_ratio(row, 'ratio_to_eager')} | {row['pooled_rounds']} |"
         )
     return "\n".join(lines)
 

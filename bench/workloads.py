@@ -217,8 +217,13 @@ def _no_args() -> tuple:
 
 
 #: The implementations: ``ours`` (the engine), ``matmul`` (the floor), ``autograd``
-#: (torch), ``jax_grad`` (jax), ``lab`` (the lab's torch loop, tiny only).
-IMPLEMENTATIONS = ("ours", "matmul", "autograd", "jax_grad", "lab")
+#: (torch), ``jax_grad`` (jax), ``lab`` (the lab's torch loop, tiny only),
+#: ``ours_compiled`` (``train(..., compile=True)``, tiny only) and ``eager``
+#: (``train()`` on JAX, uncompiled: the peer of ``ours_compiled`` there; on
+#: NumPy and torch the tiny ``ours`` is ``train()`` already).
+IMPLEMENTATIONS = ("ours", "matmul", "autograd", "jax_grad", "lab", "ours_compiled", "eager")
+#: Libraries where ``compile=True`` does something: the others run the eager step.
+COMPILING = ("jax", "torch")
 
 
 def supported(impl: str, library: str, size: Size, phase: str) -> str | None:
@@ -228,8 +233,12 @@ def supported(impl: str, library: str, size: Size, phase: str) -> str | None:
             return "the tiny size is timed as the lab's whole training (step phase only)"
         if impl == "matmul":
             return "the tiny size is compared with the lab's loop, not with bare products"
-    elif impl == "lab":
-        return "the lab's loop runs the tiny size only"
+        if impl == "ours_compiled" and library not in COMPILING:
+            return f"compile=True runs the eager step on {library}: no compiler to time"
+        if impl == "eager" and library != "jax":
+            return "the eager train() is the tiny 'ours' on this backend"
+    elif impl in ("lab", "ours_compiled", "eager"):
+        return f"{impl} runs the tiny size only"
     if impl == "autograd" and library != "torch":
         return "torch autograd runs on torch backends"
     if impl == "jax_grad" and library != "jax":
@@ -306,6 +315,15 @@ def _tiny_runner(impl: str, p: Problem, sync: Callable[[Any], None]) -> Runner:
             return (lab.NeuralNetwork(2, 1, [5, 3]),)
 
         return Runner(setup, _timed(lambda net: lab.train(x, y, net, TINY_EPOCHS, LEARNING_RATE)[1], sync))
+    if impl in ("ours_compiled", "eager"):
+        x, y = five_points()
+        compile = impl == "ours_compiled"
+
+        def fresh():
+            return (NeuralNetwork(2, 1, [5, 3], seed=0, backend=p.backend.name),)
+
+        # Each round trains a new network: compilation (tracing, graph capture) is in the time.
+        return Runner(fresh, _timed(lambda net: train(x, y, net, TINY_EPOCHS, LEARNING_RATE, compile=compile)[1], sync))
     if impl == "autograd":
         import torch
 
