@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train
-from backprop_xp.backends import _GraphStep
+from backprop_xp.graphs import GraphStep
 from backprop_xp.cli import main
 from backprop_xp.errors import SettingError
 
@@ -150,7 +150,7 @@ def graphs_on_cpu(monkeypatch):
     pytest.importorskip("torch")
     library = backends._LIBRARIES["torch"]
     fake = dataclasses.replace(
-        library, compiler=lambda device: ("graph stand-in", lambda step: _GraphStep(step, _rerun_capture))
+        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, _rerun_capture))
     )
     monkeypatch.setitem(backends._LIBRARIES, "torch", fake)
     return get_backend("torch")
