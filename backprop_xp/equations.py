@@ -8,7 +8,9 @@ return new arrays and never update in place, so a whole step can be compiled
 by a backend (``jax.jit``) and run on immutable arrays.
 
 With ``A_0 = X`` and, for each layer ``l = 1..L``, ``Z_l = A_{l-1} @ W_l + b_l``
-and ``A_l = act_l(Z_l)``, the gradients of the loss are::
+and ``A_l = act_l(Z_l)``, the loss is taken from the logits ``Z_L`` where the
+output activation and loss have a stable formula (``LOSSES_FROM_LOGITS``), else
+from ``A_L`` (``output_loss``), and the gradients of the loss are::
 
     Delta_L     = dLoss/dA_L (*) act_L'(Z_L)              output_delta
     dW_l        = A_{l-1}^T @ Delta_l                      backward
@@ -24,7 +26,7 @@ from array_api_compat import array_namespace
 
 from .activations import ACTIVATIONS, DERIVATIVES
 from .errors import ShapeError
-from .losses import LOSS_GRADIENTS, LOSSES, OUTPUT_DELTAS
+from .losses import LOSS_GRADIENTS, LOSSES, LOSSES_FROM_LOGITS, OUTPUT_DELTAS
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
@@ -47,11 +49,38 @@ def forward(params: Params, X: Array, arch: Architecture, *, xp: Namespace = Non
         last of shape ``(n_samples, n_outputs)``. Pre-activations ``Z`` are not
         kept: every derivative is written from ``A``.
     """
+    return forward_with_logits(params, X, arch, xp=xp)[0]
+
+
+def forward_with_logits(
+    params: Params, X: Array, arch: Architecture, *, xp: Namespace = None
+) -> tuple[list[Array], Array]:
+    """:func:`forward`, and the output layer's pre-activation ``Z_L`` (the logits).
+
+    Returns
+    -------
+    activations : list of arrays
+        ``[A_0, A_1, ..., A_L]``, as :func:`forward` returns them.
+    Z_L : array of shape (n_samples, n_outputs)
+        What :func:`output_loss` takes the loss from where it can.
+    """
     xp = xp or array_namespace(X)
     A = [X]
-    for (W, b), name in zip(params, arch.activations):
+    *hidden, (W_L, b_L) = params
+    for (W, b), name in zip(hidden, arch.activations):
         A.append(ACTIVATIONS[name](A[-1] @ W + b, xp))
-    return A
+    Z_L = A[-1] @ W_L + b_L
+    A.append(ACTIVATIONS[arch.activations[-1]](Z_L, xp))
+    return A, Z_L
+
+
+def output_loss(Z_L: Array, A_L: Array, Y: Array, arch: Architecture, xp: Namespace) -> Array:
+    """The loss of a batch, a 0-d array: from the logits ``Z_L`` where the
+    output activation and loss allow (exact for saturated outputs), else from ``A_L``."""
+    from_logits = LOSSES_FROM_LOGITS.get((arch.activations[-1], arch.loss))
+    if from_logits is not None:
+        return from_logits(Z_L, Y, xp)
+    return LOSSES[arch.loss](A_L, Y, xp)
 
 
 def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace) -> Array:
@@ -113,9 +142,10 @@ def loss_and_gradients(
             f"Y must have shape {(X.shape[0], arch.sizes[-1])}, the network's output; "
             f"received shape {tuple(Y.shape)}."
         )
-    activations = forward(params, X, arch, xp=xp)
+    activations, Z_L = forward_with_logits(params, X, arch, xp=xp)
     A_L = activations[-1]
-    loss = LOSSES[arch.loss](A_L, Y, xp)
+    loss = output_loss(Z_L, A_L, Y, arch, xp)
+    del Z_L
     delta = output_delta(A_L, Y, arch, xp)
     del A_L
     return loss, backward(params, activations, delta, arch, xp)

@@ -8,11 +8,17 @@ of a gradient carries a factor ``1 / n_samples``.
 
 ``OUTPUT_DELTAS`` holds the pairs of output activation and loss whose
 ``Delta_L`` simplifies; the engine uses them in place of the general product.
+``LOSSES_FROM_LOGITS`` holds the pairs whose loss the engine computes from the
+output layer's pre-activation ``Z`` (the logits) instead of from ``A``: the
+same value, but exact where ``A`` has rounded to 0 or 1, which the losses of
+``A`` can only clip.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
+
+from array_api_compat import device
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace
@@ -72,6 +78,53 @@ def softmax_categorical_crossentropy_delta(A: Array, Y: Array, xp: Namespace) ->
     return (A * xp.sum(Y, axis=1, keepdims=True) - Y) * (1 / A.shape[0])
 
 
+def _softplus_tail(Z: Array, xp: Namespace) -> Array:
+    # log(1 + exp(-|Z|)), the part of softplus(+-Z) that is not max(+-Z, 0):
+    # exp(-|Z|) never overflows and log1p keeps its smallest values.
+    return xp.log1p(xp.exp(-xp.abs(Z)))
+
+
+def sigmoid_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
+    """``binary_crossentropy(sigmoid(Z), Y)`` from the logits ``Z``."""
+    n_samples, n_outputs = Z.shape
+    # -log sigmoid(Z) = softplus(-Z) and -log(1 - sigmoid(Z)) = softplus(Z), so
+    # each element is Y max(-Z, 0) + (1 - Y) max(Z, 0) + log1p(exp(-|Z|)),
+    # written as (step(Z) - Y) * Z + tail: a sum of terms >= 0, no cancellation.
+    step = xp.astype(Z >= 0, Z.dtype)
+    return xp.sum((step - Y) * Z + _softplus_tail(Z, xp)) * (1 / (n_samples * n_outputs))
+
+
+def softmax_categorical_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
+    """``categorical_crossentropy(softmax(Z), Y)`` from the logits ``Z``."""
+    # -log softmax(Z) = logsumexp(Z) - Z = log(sum(exp(S))) - S with S = Z - max(Z) <= 0:
+    # exp(S) <= 1, its row sum lies in [1, n_outputs], and each term is >= 0.
+    S = Z - xp.max(Z, axis=1, keepdims=True)
+    log_sum = xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))
+    return xp.sum(Y * (log_sum - S)) * (1 / Z.shape[0])
+
+
+def softmax_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
+    """``binary_crossentropy(softmax(Z), Y)`` from the logits ``Z``."""
+    n_samples, n_outputs = Z.shape
+    S = Z - xp.max(Z, axis=1, keepdims=True)
+    E = xp.exp(S)
+    total = xp.sum(E, axis=1, keepdims=True)
+    log_total = xp.log(total)
+    # -log(1 - A_i) = log(total) - log(rest_i) with rest_i = total - E_i, the sum
+    # over the other units. For every unit but the row's largest, rest_i >= 1
+    # (it holds the largest's E = 1) and the subtraction is accurate. For the
+    # largest, rest is the sum of the others, which may all underflow: take it
+    # in logs, shifted by the second largest S (finite, as n_outputs >= 2).
+    top = xp.argmax(S, axis=1, keepdims=True) == xp.arange(n_outputs, device=device(Z))
+    others = xp.where(top, -xp.inf, S)
+    second = xp.max(others, axis=1, keepdims=True)
+    log_rest_of_top = second + xp.log(xp.sum(xp.exp(others - second), axis=1, keepdims=True))
+    # The clip only keeps the unused branch of the top unit (total - 1 >= 0) finite.
+    log_rest = xp.where(top, log_rest_of_top, xp.log(xp.clip(total - E, min=1)))
+    loss = Y * (log_total - S) + (1 - Y) * (log_total - log_rest)
+    return xp.sum(loss) * (1 / (n_samples * n_outputs))
+
+
 LOSSES: dict[str, Callable[[Array, Array, Namespace], Array]] = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
@@ -88,6 +141,17 @@ LOSS_GRADIENTS: dict[str, Callable[[Array, Array, Namespace], Array]] = {
 OUTPUT_DELTAS: dict[tuple[str, str], Callable[[Array, Array, Namespace], Array]] = {
     ("sigmoid", "binary_crossentropy"): sigmoid_binary_crossentropy_delta,
     ("softmax", "categorical_crossentropy"): softmax_categorical_crossentropy_delta,
+}
+
+#: The loss of a batch from the logits ``Z_L``, for the (output activation, loss)
+#: pairs where a stable formula exists (softplus, logsumexp); same arguments as
+#: ``LOSSES`` with ``Z_L`` in place of ``A``. Gradients are unchanged: the fused
+#: ``OUTPUT_DELTAS`` are exact for saturated outputs already, and softmax with
+#: binary cross-entropy keeps the general product, kept finite by the clipping.
+LOSSES_FROM_LOGITS: dict[tuple[str, str], Callable[[Array, Array, Namespace], Array]] = {
+    ("sigmoid", "binary_crossentropy"): sigmoid_binary_crossentropy_from_logits,
+    ("softmax", "binary_crossentropy"): softmax_binary_crossentropy_from_logits,
+    ("softmax", "categorical_crossentropy"): softmax_categorical_crossentropy_from_logits,
 }
 
 #: The output activations each loss is meant for: the cross-entropies take

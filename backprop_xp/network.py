@@ -18,7 +18,6 @@ from .backends import get_backend
 from .errors import LabelError, NonFiniteError, ShapeError, StateError
 from .initializers import initial_params
 from .inputs import check_learning_rate, to_backend
-from .losses import LOSSES
 
 if TYPE_CHECKING:
     from ._types import Array, Params
@@ -156,8 +155,9 @@ class NeuralNetwork:
     def get_loss(self, x: Any, y: Any) -> Array:
         """The loss on a batch, as a 0-d array of the network's backend."""
         X, Y = self.as_arrays(x, y)
-        A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
-        return LOSSES[self.architecture.loss](A_L, Y, self.backend.xp)
+        xp = self.backend.xp
+        activations, Z_L = equations.forward_with_logits(self._params, X, self.architecture, xp=xp)
+        return equations.output_loss(Z_L, activations[-1], Y, self.architecture, xp)
 
     def backward(self, x: Any, y: Any) -> Params:
         """Run the forward pass, then backpropagate; store and return the gradients.

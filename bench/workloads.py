@@ -25,7 +25,6 @@ import numpy as np
 
 from backprop_xp import Architecture, equations, five_points, train
 from backprop_xp.initializers import initial_params
-from backprop_xp.losses import LOSSES
 from backprop_xp.network import NeuralNetwork
 
 if TYPE_CHECKING:
@@ -271,10 +270,12 @@ def runner(impl: str, phase: str, problem: Problem) -> Runner:
 
 
 def _ours_runner(phase: str, p: Problem, sync: Callable[[Any], None]) -> Runner:
-    xp, arch, loss_fn = p.backend.xp, p.arch, LOSSES[p.arch.loss]
+    xp, arch = p.backend.xp, p.arch
 
     def forward(params, X, Y):
-        return loss_fn(equations.forward(params, X, arch, xp=xp)[-1], Y, xp)
+        # The loss as the engine takes it: from the logits where the pair allows.
+        activations, Z_L = equations.forward_with_logits(params, X, arch, xp=xp)
+        return equations.output_loss(Z_L, activations[-1], Y, arch, xp)
 
     def step(params, X, Y):
         return equations.sgd_step(params, X, Y, LEARNING_RATE, arch, xp=xp)
