@@ -150,6 +150,8 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
     if expect is not None and not isinstance(expect, Architecture):
         raise InputTypeError(f"expect must be an Architecture (net.architecture); received {type(expect).__name__}.")
     path = Path(path)
+    if path.is_dir():
+        raise PathError(f"{str(path)!r} is a directory; expected a checkpoint file (a .npz written by backprop_xp.save).")
     if not path.is_file():
         raise MissingPathError(f"No checkpoint at {str(path)!r}: there is no such file.")
     try:

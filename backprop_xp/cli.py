@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -262,6 +263,8 @@ def _sweep(args: argparse.Namespace) -> int:
         raise SettingError(f"--seeds must be at least 1; received {args.seeds}.")
     if args.jobs is not None and args.jobs < 1:
         raise SettingError(f"--jobs must be at least 1; received {args.jobs}.")
+    if not 0 < args.threshold < math.inf:
+        raise SettingError(f"--threshold must be a positive, finite loss; received {args.threshold}.")
     base = _config(args, hidden=args.hidden[0], lr=args.lr[0], init=args.init[0])  # the grid varies these
     configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
     for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run

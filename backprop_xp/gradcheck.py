@@ -8,6 +8,8 @@ a correct backward pass gives errors around 1e-9 or less.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +62,13 @@ def gradient_check(
     -------
     list of ArrayCheck, W then b, layer by layer
     """
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf):
+        raise SettingError(f"eps must be a positive, finite number; received {eps!r}.")
     eps = STEP[net.dtype] if eps is None else float(eps)
-    if not eps > 0:
-        raise SettingError(f"eps must be positive; received {eps!r}.")
+    if max_entries is not None and (
+        isinstance(max_entries, bool) or not isinstance(max_entries, numbers.Integral) or max_entries < 1
+    ):
+        raise SettingError(f"max_entries must be an integer of at least 1, or None for all; received {max_entries!r}.")
     X, Y = net.as_arrays(x, y)
     backend = net.backend
     original = net.params
