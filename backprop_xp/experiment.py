@@ -25,12 +25,7 @@ from .datasets import Dataset, load_dataset
 from .errors import LabelError, PathError, SettingError
 from .inputs import to_host
 from .network import NeuralNetwork
-from .plotting import (
-    new_axes,
-    plot_decision_boundary,
-    plot_losses,
-    save_figure,
-)
+from .plotting import describe, new_axes, plot_decision_boundary, plot_losses, save_figure
 from .training import check_compile, check_settings, train
 
 #: The files a run writes into its output directory.
@@ -260,11 +255,13 @@ def _scheduler(config: RunConfig) -> str:
 def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Path) -> list[Path]:
     """The loss curve and, for 2-D data, the decision boundary, as PNG files in ``out``."""
     written = []
-    ax = plot_losses(losses)
+    finite = losses[np.isfinite(losses)]
+    title = describe(net, dataset=data.name, final_loss=float(finite[-1]) if finite.size else None)
+    ax = plot_losses(losses, title=title)
     save_figure(ax.figure, out / LOSS_FIGURE)
     written.append(out / LOSS_FIGURE)
     if data.n_features == 2 and isinstance(data.x, np.ndarray):  # a picture of data held in memory
-        ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5))
+        ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5), title=title)
         save_figure(ax.figure, out / BOUNDARY_FIGURE)
         written.append(out / BOUNDARY_FIGURE)
     return written

@@ -116,7 +116,7 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
     rows = math.ceil(len(groups) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, (name, members) in zip(axes, groups.items()):
+    for i, (ax, (name, members)) in enumerate(zip(axes, groups.items())):
         first = members[0]
         data = load_data(first.config)
         if first.diverged_at:
@@ -125,7 +125,7 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
         else:
             net = build_network(dataclasses.replace(first.config, backend="numpy"), data)
             net.params = first.params
-            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False)
+            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False, legend=i == 0)
             ax.set_xlabel("")
             ax.set_ylabel("")
         ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
