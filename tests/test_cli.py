@@ -252,6 +252,17 @@ def test_gradcheck_exits_1_when_the_gradients_disagree():
     assert "TOO LARGE" in result.stdout and "DISAGREE with finite differences" in result.stdout
 
 
+def test_gradcheck_with_relu_passes_and_names_the_kink_entries():
+    # The lab's points with relu: the origin's pre-activations sit on the kink (biases start at 0).
+    result = cli("gradcheck", "--hidden-activation", "relu")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TOO LARGE" not in result.stdout and "at a kink" in result.stdout
+    assert "agree with finite differences away from relu's kink" in result.stdout
+    assert "Only those disagree: backprop is right." in result.stdout
+    strict = cli("gradcheck", "--hidden-activation", "relu", "--tol", "1e-15")
+    assert strict.returncode == 1 and "(tolerance 1e-15)" in strict.stdout
+
+
 def test_plot_draws_the_loss_curve_of_a_checkpoint_saved_from_python(tmp_path):
     from backprop_xp import NeuralNetwork, five_points, save, train
 
