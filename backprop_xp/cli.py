@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(t)
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
     t.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: runs/DATASET)")
+    t.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in the output directory (without it, such a directory is refused)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument(
         "--compile", action="store_true",
@@ -159,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, default=0.01, help="loss threshold for epochs-to-threshold (default: 0.01)")
     s.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--out", type=Path, default=Path("runs/sweep"), metavar="DIR", help="(default: runs/sweep)")
+    s.add_argument("--overwrite", action="store_true", help="replace the sweep already in the output directory")
 
     g = add_command("gradcheck", help="backprop's gradients against finite differences, per layer")
     _add_model_options(g, dtype="float64")
@@ -200,7 +205,7 @@ def _backends(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .experiment import check, prepare_directory, run, write_outputs
+    from .experiment import CHECKPOINT, METRICS, check, prepare_directory, run, stalled, write_outputs
     from .progress import ProgressBar
 
     config = _config(args)
@@ -212,16 +217,25 @@ def _train(args: argparse.Namespace) -> int:
     try:
         check(config)  # every setting, and then the directory, before training starts
         default = "dask" if config.on_dask else config.dataset
-        out = prepare_directory(args.out or Path("runs") / default)
+        out = prepare_directory(
+            args.out or Path("runs") / default, overwrite=args.overwrite, run_files=(METRICS, CHECKPOINT)
+        )
         bar = ProgressBar(config.epochs, sys.stdout, enabled=not args.quiet)
         try:
             result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
+        except (TrainingDiverged, KeyboardInterrupt) as exc:
+            bar.close()
+            _keep_what_was_learnt(exc, out)
+            raise
         finally:
             bar.close()
-        written, summary = write_outputs(result, out)
+        warning = stalled(result)
+        written, summary = write_outputs(result, out, warnings=[warning] if warning else None)
     finally:
         if client is not None:
             client.close()
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     accuracy = f", train accuracy {summary['train_accuracy']:.3f}"
     if "test_accuracy" in summary:
         accuracy += f", test accuracy {summary['test_accuracy']:.3f}"
@@ -232,6 +246,18 @@ def _train(args: argparse.Namespace) -> int:
         f"wrote {', '.join(str(p) for p in written)}"
     )
     return 0
+
+
+def _keep_what_was_learnt(exc: BaseException, out: Path) -> None:
+    """A run that diverged or was interrupted writes its loss curve so far, metrics and last finite weights."""
+    from .experiment import write_outputs
+
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        return
+    written, _ = write_outputs(partial, out)
+    kept = f"the weights of epoch {partial.epochs_run}'s loss" if partial.epochs_run else "the initial weights"
+    print(f"{partial.data.name}: {partial.stopped}; kept {kept}: wrote {', '.join(str(p) for p in written)}")
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -261,7 +287,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from .experiment import check, prepare_directory
-    from .sweep import by_configuration, grid, run_sweep, write_sweep
+    from .sweep import CSV_NAME, SweepProgress, by_configuration, grid, run_sweep, write_sweep
 
     if args.seeds < 1:
         raise SettingError(f"--seeds must be at least 1; received {args.seeds}.")
@@ -273,8 +299,12 @@ def _sweep(args: argparse.Namespace) -> int:
     configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
     for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run
         check(c)
-    out = prepare_directory(args.out)
-    runs = run_sweep(configs, jobs=args.jobs)
+    out = prepare_directory(args.out, overwrite=args.overwrite, run_files=(CSV_NAME,))
+    progress = SweepProgress(len(configs), sys.stdout)
+    try:
+        runs = run_sweep(configs, jobs=args.jobs, progress=progress.update)
+    finally:
+        progress.close()
     written = write_sweep(runs, out, threshold=args.threshold)
     groups = by_configuration(runs)
     print(f"{'configuration':<48} median final loss   runs below {args.threshold:g}")

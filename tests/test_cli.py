@@ -190,6 +190,7 @@ def test_sweep_writes_the_csv_and_both_figures(tmp_path):
         assert float(row["final_loss"]) > 0 and int(row["epochs_run"]) == 300
         if row["epochs_to_0.05"]:
             assert 1 <= int(row["epochs_to_0.05"]) <= 300
+        assert 0 <= float(row["train_accuracy"]) <= 1 and row["test_accuracy"] == ""  # five points: no held-out part
     assert_image(tmp_path / "sweep_boundaries.png", (1260, 720))  # 4 panels: 3 columns, 2 rows
     assert_image(tmp_path / "sweep_losses.png", (800, 500))
 
