@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import checkpoints, equations
-from .backends import get_backend
+from .backends import default_backend_name, get_backend
 from .datasets import Dataset, load_dataset
 from .errors import LabelError, PathError, SettingError, TrainingDiverged
 from .inputs import to_host
@@ -221,6 +221,25 @@ def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None
         raise
     seconds = time.perf_counter() - start
     return RunResult(config, net, to_host(losses).astype(np.float64), data, seconds)
+
+
+#: Below this many values (samples x features) in memory, Dask's graph overhead dwarfs the arithmetic.
+DASK_WORTHWHILE = 10**6
+
+
+def small_for_dask(config: RunConfig, data: Dataset) -> str | None:
+    """A warning when in-memory data are too small for the dask backend to do anything but cost time, or None."""
+    name = (config.backend or default_backend_name()).strip().lower()
+    if not name.startswith("dask") or config.on_dask:
+        return None
+    values = int(data.x.shape[0]) * int(data.n_features)
+    if values >= DASK_WORTHWHILE:
+        return None
+    return (
+        f"{data.x.shape[0]} samples of {data.n_features} features on the dask backend: every epoch builds and "
+        "runs a task graph, whose overhead (milliseconds) dwarfs work NumPy does in microseconds, so Dask can "
+        f"only cost time here. Dask is for data larger than memory (--data, --generate); for these, --backend numpy."
+    )
 
 
 def stalled(result: RunResult, *, window: int | None = None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 import json
@@ -132,14 +133,17 @@ def test_divergence_stops_training_naming_the_epoch_and_learning_rate(tmp_path):
     assert re.search(r"backprop-xp: Training diverged at epoch \d+: the loss became (nan|inf) with learning rate 1e\+12",
                      result.stderr), result.stderr
     assert result.stderr.count("\n") == 1  # one line: no NumPy overflow warnings before it
-    assert "Traceback" not in result.stderr and not (tmp_path / "metrics.json").exists()
+    assert "Traceback" not in result.stderr
+    # What it learnt up to there is kept (tests/test_runs.py checks the files).
+    assert json.loads((tmp_path / "metrics.json").read_text())["stopped"] == "diverged"
+    assert result.stdout.startswith("five-points: diverged; kept the weights of epoch")
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):
     def on_terminal(*args: str) -> str:
         leader, follower = pty.openpty()
         process = subprocess.Popen(
-            [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), *args],
+            [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), "--overwrite", *args],
             stdout=follower, stderr=subprocess.PIPE, env={k: v for k, v in os.environ.items() if k != backends.ENV_VAR},
         )
         os.close(follower)
@@ -303,3 +307,22 @@ def test_a_sweep_on_data_that_is_not_2d_writes_no_boundaries(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep_losses.png"]
+
+
+def test_every_option_shows_its_default_in_help():
+    parser = build_parser()
+    for name, command in parser.commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.help is argparse.SUPPRESS or action.nargs == 0:
+                continue  # positionals, --help, and flags (off unless given)
+            assert "default" in (action.help or ""), f"{name} {action.option_strings[0]} hides its default"
+
+
+def test_the_dask_warning_is_for_small_data_in_memory_only():
+    from backprop_xp.datasets import load_dataset
+    from backprop_xp.experiment import RunConfig, small_for_dask
+
+    five = load_dataset("five-points")
+    assert "5 samples of 2 features on the dask backend" in small_for_dask(RunConfig(backend="dask"), five)
+    assert small_for_dask(RunConfig(backend="numpy"), five) is None
+    assert small_for_dask(RunConfig(backend="dask", generate=10), five) is None  # data in chunks: Dask's job
