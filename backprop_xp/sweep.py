@@ -24,6 +24,7 @@ from typing import Callable, Sequence, TextIO
 
 import numpy as np
 
+from .backends import default_backend_name
 from .errors import SettingError
 from .experiment import RunConfig, accuracy, build_network, load_data, prepare_directory, run, targets
 from .plotting import plot_decision_boundary, plot_losses, save_figure
@@ -221,6 +222,12 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
         ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
     for ax in axes[len(groups):]:
         ax.set_axis_off()
+    first = runs[0].config
+    figure.suptitle(
+        f"{load_data(first).name}, {first.hidden_activation}/{first.output_activation}, "
+        f"backend {first.backend or default_backend_name()}: network output on the fixed scale 0 (blue) to 1 (red), "
+        "the 0.5 level in black", fontsize=10,
+    )
     save_figure(figure, path)
 
 
