@@ -267,7 +267,15 @@ def _backends(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .experiment import (
-        CHECKPOINT, METRICS, check, load_data, prepare_directory, run, small_for_dask, stalled, write_outputs,
+        CHECKPOINT,
+        METRICS,
+        check,
+        load_data,
+        prepare_directory,
+        run,
+        small_for_dask,
+        stalled,
+        write_outputs,
     )
     from .progress import ProgressBar
 
@@ -384,7 +392,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _gradcheck(args: argparse.Namespace) -> int:
     from .experiment import build_network, load_data, targets
-    from .gradcheck import TOLERANCE, format_table, gradient_check, verdict as gradcheck_verdict
+    from .gradcheck import TOLERANCE, format_table, gradient_check
+    from .gradcheck import verdict as gradcheck_verdict
     from .settings import Real
     from .settings import check as check_setting
 

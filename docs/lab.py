@@ -313,7 +313,7 @@ loss_figure
 # installed here trains the same network from the same seed:
 
 # %%
-from backprop_xp.backends import installed_libraries  # noqa: E402
+from backprop_xp.backends import installed_libraries
 
 reference = None
 for name in ("numpy", "torch", "jax", "array_api_strict"):
