@@ -268,11 +268,12 @@ def stalled(result: RunResult, *, window: int | None = None) -> str | None:
         f"(largest entry {largest:.1e})"
     )
     bounds = output_range(net.architecture.activations[-1])
+    if bounds is None or result.config.on_dask:  # data in chunks are not brought to the host for a warning
+        return text + f". Training further will not help; try a smaller --lr (this run's: {result.config.lr:g})."
     outputs = to_host(net.forward(data.x)).astype(np.float64)
-    if bounds is not None and np.all(np.minimum(np.abs(outputs - bounds[0]), np.abs(outputs - bounds[1])) < 1e-4):
+    if np.all(np.minimum(np.abs(outputs - bounds[0]), np.abs(outputs - bounds[1])) < 1e-4):
         text += f": the outputs have saturated ({outputs.min():.2g} to {outputs.max():.2g})"
     return text + f". Training further will not help; try a smaller --lr (this run's: {result.config.lr:g})."
-
 
 
 def accuracy(net: NeuralNetwork, x: Any, y: Any) -> float:
