@@ -195,19 +195,21 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [p for p in self.path.split("?")[0].split("/") if p]
         try:
             status, payload = route(parts)
+            if payload is _SENT:
+                return
+            body = b"" if payload is None else json.dumps(payload, allow_nan=False).encode()
         except _Reply as reply:
-            status, payload = reply.status, {"error": str(reply)}
+            status, body = reply.status, self._error(str(reply))
         except InputError as exc:
-            status, payload = _status(exc), {"error": str(exc), "kind": type(exc).__name__}
+            status, body = _status(exc), self._error(str(exc), type(exc).__name__)
         except Exception as exc:  # not the request's fault: say so, and keep serving
             print(f"backprop-xp playground: {self.command} {self.path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"the server failed: {type(exc).__name__}: {exc}"}
-        if payload is _SENT:
-            return
-        if status == HTTPStatus.NO_CONTENT:
-            self._send(status, b"", None)
-        else:
-            self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, self._error(f"the server failed: {type(exc).__name__}: {exc}")
+        self._send(status, body, None if status == HTTPStatus.NO_CONTENT else "application/json")
+
+    @staticmethod
+    def _error(message: str, kind: str | None = None) -> bytes:
+        return json.dumps({"error": message, **({"kind": kind} if kind else {})}).encode()
 
     def _send(self, status: HTTPStatus, data: bytes, content_type: str | None) -> None:
         self.send_response(status)

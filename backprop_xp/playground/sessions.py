@@ -133,6 +133,18 @@ def check_epochs(value: Any, limits: Limits = LIMITS) -> int:
     return check("epochs", value, Integer(1, limits.max_epochs_per_step))
 
 
+def _numbers(values: np.ndarray) -> Any:
+    """Nested lists of numbers rounded to 4 decimals, NaN and infinities as None (JSON has neither)."""
+    rounded = np.round(values.astype(np.float64), 4)
+    if np.all(np.isfinite(rounded)):
+        return rounded.tolist()
+    return np.where(np.isfinite(rounded), rounded, None).tolist()
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def _norm(xp: Any, a: Array) -> Array:
     return xp.sqrt(xp.sum(a * a))
 
@@ -251,16 +263,14 @@ class Session:
         loss_now, surface_host, norms_host, flat = float(host[0]), host[1], host[2], host[3:]
         layers = []
         for l, (n_in, n_out) in enumerate(zip(arch.sizes[:-1], arch.sizes[1:])):
-            d, w, b = (float(v) for v in norms_host[l])
+            d, w, b = (_number(float(v)) for v in norms_host[l])
             layers.append({
                 "layer": l + 1, "n_in": n_in, "n_out": n_out, "activation": arch.activations[l],
-                "delta_norm": d, "dW_norm": w, "db_norm": b,
-                "W": np.round(flat[2 * l].astype(np.float64), 4).tolist(),
-                "b": np.round(flat[2 * l + 1].astype(np.float64), 4).tolist(),
+                "delta_norm": d, "dW_norm": w, "db_norm": b, "W": _numbers(flat[2 * l]), "b": _numbers(flat[2 * l + 1]),
             })
         return {
-            "epoch": self.epoch, "loss": loss_now, "diverged": self.diverged,
-            "grid": np.round(surface_host.astype(np.float64), 4).tolist(),
+            "epoch": self.epoch, "loss": _number(loss_now), "diverged": self.diverged,
+            "grid": _numbers(surface_host),
             "layers": layers,
         }
 

@@ -135,7 +135,7 @@ function show(view) {
   state.view = view;
   $("epoch").textContent = view.epoch;
   const last = state.losses.length ? state.losses[state.losses.length - 1] : view.loss;
-  $("loss-value").textContent = last.toPrecision(4);
+  $("loss-value").textContent = last === null ? "not finite" : last.toPrecision(4);
   drawBoundary();
   drawLosses();
   drawLayers();
@@ -150,6 +150,7 @@ function scaleRange() {
 }
 
 function colour(value) {
+  if (value === null) return [150, 150, 150];  // not finite: the server sends null
   const [low, high] = scaleRange();
   const v = Math.min(high, Math.max(low, value));
   const [from, to, t] = v < 0.5 ? [BLUE, WHITE, (v - low) / (0.5 - low)] : [WHITE, RED, (v - 0.5) / (high - 0.5)];
@@ -274,7 +275,10 @@ function drawLosses() {
 
 const BAR_LOW = -8, BAR_HIGH = 1;  // log10 range of the norm bars
 
+const fmt = (value) => (value === null ? "not finite" : value.toExponential(2));
+
 function bar(value) {
+  if (value === null) return "not finite";
   const t = value > 0 ? (Math.log10(value) - BAR_LOW) / (BAR_HIGH - BAR_LOW) : 0;
   const width = Math.round(60 * Math.min(1, Math.max(0, t)));
   return `<span class="bar" style="width:${width}px"></span>${value.toExponential(2)}`;
@@ -318,9 +322,10 @@ function drawNetwork() {
     column.addEventListener("click", () => select(l));
     svg.appendChild(column);
   }
-  const largest = Math.max(1e-12, ...layers.flatMap((layer) => layer.W.flat().map(Math.abs)));
+  const largest = Math.max(1e-12, ...layers.flatMap((layer) => layer.W.flat().map((w) => Math.abs(w ?? 0))));
   layers.forEach((layer, l) => {
     layer.W.forEach((row, i) => row.forEach((w, j) => {
+      if (w === null) return;
       const line = make("line", {
         x1: cx(l), y1: cy(l, i), x2: cx(l + 1), y2: cy(l + 1, j),
         stroke: w >= 0 ? "#e08214" : "#5e3c99", "stroke-width": (0.4 + 5 * Math.abs(w) / largest).toFixed(2),
@@ -361,8 +366,8 @@ function drawEquation() {
     `<div class="eq">${sub("db", l)} = &Sigma;<sub>rows</sub> ${sub("&Delta;", l)}` + shape(`(${n}&times;${h(l)}) &rarr; (${h(l)})`) + "</div>",
   ];
   const batch = n === state.info.n_samples ? `the full batch of ${n}` : `minibatches of ${n} of the ${state.info.n_samples} samples`;
-  $("equation").innerHTML = `<b>Layer ${l} of ${L}</b> (n = ${batch}); now &#8214;${sub("&Delta;", l)}&#8214; = ${layer.delta_norm.toExponential(2)}, ` +
-    `&#8214;${sub("dW", l)}&#8214; = ${layer.dW_norm.toExponential(2)}, &#8214;${sub("db", l)}&#8214; = ${layer.db_norm.toExponential(2)}` + rows.join("");
+  $("equation").innerHTML = `<b>Layer ${l} of ${L}</b> (n = ${batch}); now &#8214;${sub("&Delta;", l)}&#8214; = ${fmt(layer.delta_norm)}, ` +
+    `&#8214;${sub("dW", l)}&#8214; = ${fmt(layer.dW_norm)}, &#8214;${sub("db", l)}&#8214; = ${fmt(layer.db_norm)}` + rows.join("");
 }
 
 // --- wiring ------------------------------------------------------------------
