@@ -205,10 +205,10 @@ function drawBoundary() {
     ctx.beginPath();
     if (label === 0) ctx.arc(px(x), py(y), 5, 0, 2 * Math.PI);
     else ctx.rect(px(x) - 4.5, py(y) - 4.5, 9, 9);
-    ctx.fillStyle = CLASS_COLOURS[label];
-    ctx.lineWidth = 3; ctx.strokeStyle = "#fff"; ctx.stroke();  // a white halo, then a dark rim: readable on any colour
-    ctx.lineWidth = 1; ctx.strokeStyle = "#111"; ctx.stroke();
-    ctx.fill();
+    // A white halo, the class colour, then a dark rim: readable on any colour of the plane.
+    ctx.lineWidth = 5; ctx.strokeStyle = "#fff"; ctx.stroke();
+    ctx.fillStyle = CLASS_COLOURS[label]; ctx.fill();
+    ctx.lineWidth = 1.2; ctx.strokeStyle = "#111"; ctx.stroke();
   });
   drawScale();
 }
