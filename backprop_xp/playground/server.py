@@ -23,10 +23,11 @@ import json
 import sys
 import threading
 import webbrowser
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..backends import Backend, get_backend
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = reply.status, self._error(str(reply))
         except InputError as exc:
             status, body = _status(exc), self._error(str(exc), type(exc).__name__)
-        except Exception as exc:  # not the request's fault: say so, and keep serving
+        except Exception as exc:  # noqa: BLE001 (not the request's fault: say so, and keep serving)
             print(f"backprop-xp playground: {self.command} {self.path}: {type(exc).__name__}: {exc}", file=sys.stderr)
             status, body = HTTPStatus.INTERNAL_SERVER_ERROR, self._error(f"the server failed: {type(exc).__name__}: {exc}")
         self._send(status, body, None if status == HTTPStatus.NO_CONTENT else "application/json")
