@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from conftest import TEST_ENV, selected_backends
 
-from backprop_xp import NeuralNetwork, cli, equations, train
+from backprop_xp import NeuralNetwork, TrainingDiverged, cli, equations, train
 from backprop_xp.backends import get_backend
 from backprop_xp.datasets import load_dataset
 from backprop_xp.playground import server as playground_server
@@ -209,6 +209,14 @@ def test_a_diverging_session_keeps_its_last_finite_weights_and_refuses_further_s
     status, stepped = call(url, "POST", f"/api/sessions/{key}/step", {"epochs": 500})
     assert status == 200 and "the loss became" in stepped["view"]["diverged"]
     assert 0 < stepped["view"]["epoch"] < 500 and all(np.isfinite(stepped["losses"]))
+    # As train() does: the loss of the epoch after the last one counted is not finite, and the
+    # network keeps the weights of the start of the epoch before it, the last with a finite loss.
+    net = NeuralNetwork(2, 1, [4], hidden_activation="identity", output_activation="identity", seed=0, backend="numpy")
+    with pytest.raises(TrainingDiverged) as diverged, np.errstate(all="ignore"):
+        train(load_dataset("five-points").x, load_dataset("five-points").y, net, 500, 10)
+    assert diverged.value.epoch == stepped["view"]["epoch"] + 1
+    for layer, (W, b) in zip(stepped["view"]["layers"], net.host_params()):
+        np.testing.assert_allclose(layer["W"], W, rtol=1e-4, atol=1e-4 * np.abs(W).max())
     status, payload = call(url, "POST", f"/api/sessions/{key}/step", {"epochs": 1})
     assert status == 409 and re.search(r"expected a session still training; received one that diverged", payload["error"])
     call(url, "DELETE", f"/api/sessions/{key}")

@@ -138,7 +138,9 @@ def _numbers(values: np.ndarray) -> Any:
     rounded = np.round(values.astype(np.float64), 4)
     if np.all(np.isfinite(rounded)):
         return rounded.tolist()
-    return np.where(np.isfinite(rounded), rounded, None).tolist()
+    values = rounded.astype(object)
+    values[~np.isfinite(rounded)] = None
+    return values.tolist()
 
 
 def _number(value: float) -> float | None:
@@ -177,7 +179,10 @@ class Session:
         n = self.X.shape[0]
         size = config["batch_size"]
         self.batches = _batches(self.X, self.Y, size, config["seed"], self.net) if size and size < n else None
-        self.epoch, self.losses, self.diverged = 0, [], None
+        self.epoch = 0
+        self.losses: list[float] = []
+        self.diverged: str | None = None  # why the session stopped, once its loss is not finite
+        self._finite = self.net._params, self.state  # weights and state of the last epoch with a finite loss
         self.grid_axes = self._grid_axes(config["grid"])
         u, v = np.meshgrid(*self.grid_axes)
         self.G = backend.from_numpy(np.stack([u.ravel(), v.ravel()], axis=1).astype(config["dtype"]))
@@ -196,8 +201,9 @@ class Session:
 
         Like :func:`backprop_xp.train`, each loss is taken before its epoch's
         update (the mean of the batch losses, with minibatches). A loss that is
-        not finite stops the step, puts back the weights of the last finite
-        epoch and marks the session diverged.
+        not finite stops the step and marks the session diverged; as in
+        ``train``, the network keeps the weights (and the optimiser its state)
+        of the start of the last epoch whose loss was finite.
         """
         if self.diverged:
             raise SessionDiverged(f"expected a session still training; received one that diverged: {self.diverged}")
@@ -209,7 +215,7 @@ class Session:
         xp, arch, lr, opt = self.backend.xp, self.net.architecture, self.config["lr"], self.optimizer
         new: list[float] = []
         for _ in range(epochs):
-            before, state_before = self.net._params, self.state
+            start = self.net._params, self.state
             with np.errstate(over="ignore", invalid="ignore"):
                 if self.batches is None:
                     loss, self.net._params, self.state = self._update(self.X, self.Y, arch, lr, opt, xp)
@@ -221,12 +227,13 @@ class Session:
                     loss = total / self.X.shape[0]
                 value = float(loss)
             if not math.isfinite(value):
-                self.net._params, self.state = before, state_before
+                self.net._params, self.state = self._finite
                 self.diverged = (
                     f"the loss became {value} at epoch {self.epoch + 1} with learning rate {lr:g}; "
                     "try a smaller one and Reset."
                 )
                 break
+            self._finite = start  # these weights gave a finite loss
             self.epoch += 1
             new.append(value)
         self.losses.extend(new)
