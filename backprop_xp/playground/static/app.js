@@ -336,7 +336,8 @@ function drawNetwork() {
     }));
   });
   sizes.forEach((size, l) => {
-    for (let k = 0; k < size; k++) svg.appendChild(make("circle", { cx: cx(l), cy: cy(l, k), r: 8, class: "node", "pointer-events": "none" }));
+    const r = Math.min(8, 0.4 * (H - top - bottom) / (size + 1));  // wide layers: nodes small enough not to touch
+    for (let k = 0; k < size; k++) svg.appendChild(make("circle", { cx: cx(l), cy: cy(l, k), r: r.toFixed(1), class: "node", "pointer-events": "none" }));
     const name = l === 0 ? "input" : l === sizes.length - 1 ? `output, ${state.info.activations[l - 1]}` : state.info.activations[l - 1];
     const label = make("text", { x: cx(l), y: H - 14 });
     label.textContent = `A${l} (${size}): ${name}`;
