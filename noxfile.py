@@ -1,7 +1,8 @@
 """The backend matrix: one session per CPU backend, each in a virtualenv that
 holds only that backend, a parity session with all of them together, a dask
-session, and a GPU session that skips where there is no NVIDIA GPU. See
-backends/README.md.
+session, a GPU session that skips where there is no NVIDIA GPU, and a
+playground session that drives the playground's page in headless Chromium.
+See backends/README.md.
 
 The benchmark sessions ``bench`` (CPU) and ``bench_gpu`` run only when named
 (``python3 -m nox -s bench``); see bench/README.md. So does ``properties``,
