@@ -1,7 +1,8 @@
 """The backend matrix: one session per CPU backend, each in a virtualenv that
 holds only that backend, a parity session with all of them together, a dask
-session, and a GPU session that skips where there is no NVIDIA GPU. See
-backends/README.md.
+session, a GPU session that skips where there is no NVIDIA GPU, and a
+playground session that drives the playground's page in headless Chromium.
+See backends/README.md.
 
 The benchmark sessions ``bench`` (CPU) and ``bench_gpu`` run only when named
 (``python3 -m nox -s bench``); see bench/README.md. So does ``properties``,
@@ -17,7 +18,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu"]
+nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu", "playground"]
 nox.options.reuse_existing_virtualenvs = True
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
@@ -95,6 +96,31 @@ def gpu(session: nox.Session) -> None:
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
     _install(session, "gpu")
     _test(session, ["torch:cuda", "cupy", "jax:gpu"])
+
+
+BROWSER_PACKAGES = ["chromium", "chromium-driver"]  # Debian's: the browser and its WebDriver, of one version
+
+
+def _install_browser(session: nox.Session) -> None:
+    """Debian's chromium and chromium-driver, through apt-get, when missing and running as root."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn("chromium or chromedriver is missing and apt-get cannot install them here: the browser test skips")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES]):
+        if subprocess.run(command, env={**os.environ, **env}, check=False).returncode != 0:
+            session.warn(f"{' '.join(command)} failed: the browser test skips")
+            return
+
+
+@nox.session
+def playground(session: nox.Session) -> None:
+    """The playground in headless Chromium (tests/test_playground_browser.py); its API is tested in numpy."""
+    _install(session, "numpy", "playground")
+    _install_browser(session)
+    session.run("pytest", "tests/test_playground_browser.py", *session.posargs, env={TEST_ENV: "numpy"})
 
 
 # --- benchmarks (not in nox.options.sessions: run them by name) ---------------
