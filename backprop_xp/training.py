@@ -23,6 +23,7 @@ from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
 from . import equations, graphs
+from .backends import on_the_networks_device
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -148,6 +149,8 @@ class _EarlyStopping:
         return self.waited >= self.patience
 
 
+# cupy:N makes what it computes on the current device: the loop runs with N current (issue 13).
+@on_the_networks_device
 def train(
     x: Any,
     y: Any,
