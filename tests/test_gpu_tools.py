@@ -69,3 +69,42 @@ def test_the_two_gpu_files_differ_only_in_the_cuda_wheels(noxfile):
     assert pins("gpu-cuda12") - pins("gpu") == {"cupy-cuda12x==14.2.0", "jax[cuda12]==0.10.2"}
     # The GPU sessions keep JAX from taking 75 % of the GPU (issue 13).
     assert noxfile.GPU_ENV == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def test_the_gpu_checks_cpu_dry_run_writes_its_summary_and_junit(tmp_path):
+    # In one session only (torch alone: the dry run probes torch's graph path
+    # through the stand-in capture); it takes some 30 s.
+    from conftest import selected_backends
+
+    if selected_backends() != ("torch",):
+        pytest.skip("the GPU check's dry run runs in the torch session only")
+    import os
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "check"
+    env = {k: v for k, v in os.environ.items() if k != "BACKPROP_XP_TEST_BACKENDS"}
+    env.update(PYTHON=sys.executable, GPU_CHECK_BUDGET="150", OMP_NUM_THREADS="1")
+    done = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "--device", "cpu", str(out)],
+                          env=env, capture_output=True, text=True, timeout=200)
+    summary = (out / "summary.md").read_text()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    for row in ("| environment | ok |", "| backends load | ok |", "| tests | ok |", "| probes | ok |"):
+        assert row in summary, summary
+    assert "| benchmark | ok |" in summary or "| benchmark | skipped: pytest-benchmark is not installed |" in summary
+    agreed = [line for line in summary.splitlines() if line.startswith("Compiled against eager:")]
+    assert agreed and agreed[0].startswith("Compiled against eager: 88 of 88 cases agree"), summary
+    suite = ET.parse(out / "junit.xml").getroot()
+    suite = suite if suite.tag == "testsuite" else suite[0]
+    assert int(suite.get("tests")) >= 2 and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert "Tests (junit.xml): " in summary and "0 failed" in summary
+    assert {p.name for p in out.iterdir()} <= {"summary.md", "log.txt", "junit.xml", "probes.json", "bench.json"}
+    assert "===== probes" in (out / "log.txt").read_text()
+
+
+def test_the_gpu_check_refuses_an_unknown_device(tmp_path):
+    import subprocess
+
+    done = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "--device", "tpu", str(tmp_path)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "expected --device gpu or cpu; received 'tpu'" in done.stderr
