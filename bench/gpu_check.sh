@@ -5,7 +5,7 @@
 #
 #   summary.md   what ran, how long, what passed; the probes' and the benchmark's tables
 #   log.txt      every step's output, in order
-#   junit.xml    the GPU tests
+#   junit.xml    the GPU tests (junit-slow.xml: the slow ones)
 #   probes.json  bench/gpu_probes.py's results
 #   bench.json   the short GPU benchmark (pytest-benchmark)
 #
@@ -14,7 +14,9 @@
 # --device cpu is the dry run: the same steps on CPU backends, small, so that
 # the script is tested where there is no GPU (tests/test_gpu_tools.py).
 # It runs from the checkout (PYTHONPATH=.) with the machine's own libraries;
-# wheels carried in .whl/ (bench/fetch_gpu_wheels.sh) are installed first.
+# wheels carried in .whl/ (bench/fetch_gpu_wheels.sh) are installed first
+# (--device gpu only) into a temporary folder that PYTHONPATH names before the
+# machine's own packages.
 # Environment: PYTHON (default python3), GPU_CHECK_BUDGET (seconds in all),
 # GPU_CHECK_TESTS (the test files and pytest arguments of the test step).
 set -u
@@ -46,17 +48,21 @@ export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 if [ "$device" = gpu ]; then
-    budget=${GPU_CHECK_BUDGET:-530}
+    budget=${GPU_CHECK_BUDGET:-540}
     test_backends="torch:cuda,cupy,jax:gpu"
     tests=${GPU_CHECK_TESTS:-"tests/test_backends.py tests/test_gradients.py tests/test_autograd.py tests/test_parity.py tests/test_numerics.py tests/test_training.py tests/test_compile.py tests/test_determinism.py"}
-    bench_args=(-m gpu -k "test_bench and step and (tiny or large or bigger)")
-    limits=(60 270 110 100)   # env, tests, probes, bench
+    slow_tests=${GPU_CHECK_SLOW_TESTS:-$tests}
+    # Not the sweep, and not JAX's eager tiny training (seconds per epoch
+    # batch of dispatches: the probes time it once).
+    bench_args=(-m gpu -k "test_bench and step and (tiny or large or bigger) and not sweep and not eager")
+    limits=(45 170 90 100 100)   # environment, tests, slow tests, probes, benchmark
 else
     budget=${GPU_CHECK_BUDGET:-150}
     test_backends="torch"
     tests=${GPU_CHECK_TESTS:-"tests/test_compile.py -k outputs_survive"}
+    slow_tests=${GPU_CHECK_SLOW_TESTS:-"tests/test_parity.py -k float64"}
     bench_args=(-m "not gpu" -k "test_bench and tiny and numpy and ours and not compiled")
-    limits=(60 60 60 40)
+    limits=(60 60 40 60 40)
 fi
 started=$(date +%s)
 failed=0
@@ -109,8 +115,9 @@ summary() {
         echo "| --- | --- | ---: | ---: |"
         cat "$steps"
         echo
-        if [ -f "$outdir/junit.xml" ]; then
-            "$PY" - "$outdir/junit.xml" <<'EOF'
+        for junit in "$outdir/junit.xml" "$outdir/junit-slow.xml"; do
+            [ -f "$junit" ] || continue
+            "$PY" - "$junit" <<'EOF'
 import sys
 import xml.etree.ElementTree as ET
 
@@ -125,7 +132,7 @@ if bad:
     print("\nFailed:\n" + "\n".join(bad[:40]))
 EOF
             echo
-        fi
+        done
         [ -f "$work/probes.md" ] && cat "$work/probes.md" && echo
         if [ -f "$work/bench.md" ]; then
             echo "## Benchmark"
@@ -136,8 +143,8 @@ EOF
     cat "$out"
 }
 
-# --- 0. carried wheels ----------------------------------------------------------
-if compgen -G ".whl/*.whl" > /dev/null; then
+# --- 0. carried wheels (for the GPU machine's Python 3.12; the dry run uses this machine's environment) ---
+if [ "$device" = gpu ] && compgen -G ".whl/*.whl" > /dev/null; then
     site="$work/site"
     if step wheels 60 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
             --target "$site" .whl/*.whl; then
@@ -191,20 +198,30 @@ if [ $? -ne 0 ]; then
 fi
 
 # --- 2. the tests ------------------------------------------------------------------
-timeout_arg=()
-has pytest_timeout && timeout_arg=(--timeout=120)
+# Only the plugins named here: the machine's own (pytest-cov, xdist, ...) may
+# not suit the carried pytest.
+export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
+plugins=()
+has _hypothesis_pytestplugin && plugins+=(-p _hypothesis_pytestplugin)
+has pytest_timeout && plugins+=(-p pytest_timeout --timeout=120)
 # shellcheck disable=SC2086  # $tests holds several files and arguments
-BACKPROP_XP_TEST_BACKENDS=$test_backends step tests "${limits[1]}" "$PY" -m pytest $tests -q -p no:cacheprovider \
-    -rfE "${timeout_arg[@]}" --junitxml="$outdir/junit.xml"
+# The slow tests (2500-epoch curves) apart: a step that runs out of time
+# writes no JUnit file, and the quick tests' results must come back.
+BACKPROP_XP_TEST_BACKENDS=$test_backends step tests "${limits[1]}" "$PY" -m pytest $tests -m "not slow" -q \
+    -p no:cacheprovider -rfE "${plugins[@]}" --junitxml="$outdir/junit.xml"
+# shellcheck disable=SC2086
+BACKPROP_XP_TEST_BACKENDS=$test_backends step "slow tests" "${limits[2]}" "$PY" -m pytest $slow_tests -m slow -q \
+    -p no:cacheprovider -rfE "${plugins[@]}" --junitxml="$outdir/junit-slow.xml"
 
 # --- 3. the probes -----------------------------------------------------------------
-step probes "${limits[2]}" "$PY" bench/gpu_probes.py --device "$device" --out "$work"
+step probes "${limits[3]}" "$PY" bench/gpu_probes.py --device "$device" --out "$work"
 [ -f "$work/probes.json" ] && cp "$work/probes.json" "$outdir/probes.json"
 
 # --- 4. a short benchmark and its report ---------------------------------------------
 if has pytest_benchmark; then
-    BACKPROP_XP_BENCH_PASSES=1 BACKPROP_XP_BENCH_SETTLE=0.02 step benchmark "${limits[3]}" \
-        "$PY" -m pytest bench "${bench_args[@]}" -q -p no:cacheprovider --benchmark-json="$outdir/bench.json" \
+    BACKPROP_XP_BENCH_PASSES=1 BACKPROP_XP_BENCH_SETTLE=0.02 step benchmark "${limits[4]}" \
+        "$PY" -m pytest bench "${bench_args[@]}" -q -p no:cacheprovider -p pytest_benchmark.plugin \
+        --benchmark-json="$outdir/bench.json" \
         --benchmark-columns=median,iqr,rounds --benchmark-sort=name
     if [ -s "$outdir/bench.json" ]; then
         step report 30 "$PY" bench/report.py "$outdir/bench.json" --markdown "$work/bench.md"

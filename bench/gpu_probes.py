@@ -170,7 +170,8 @@ def lab_epochs(backend, epochs: int, repeats: int) -> list[dict[str, Any]]:
             net = NeuralNetwork(2, 1, [5, 3], seed=0, backend=backend.name)
             return train(x, y, net, epochs, wl.LEARNING_RATE, compile=compile)[1]
 
-        times = _timed(run, sync, repeats)
+        # Eager JAX dispatches op by op (milliseconds an epoch): timed once after its warm-up.
+        times = _timed(run, sync, repeats if compile else 1)
         rows.append(dict(backend=backend.name, compiler=backend.compiler if compile else "eager", epochs=epochs,
                          median_s=statistics.median(times), us_per_epoch=statistics.median(times) / epochs * 1e6,
                          samples_s=times))

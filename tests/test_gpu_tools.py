@@ -89,7 +89,8 @@ def test_the_gpu_checks_cpu_dry_run_writes_its_summary_and_junit(tmp_path):
                           env=env, capture_output=True, text=True, timeout=200)
     summary = (out / "summary.md").read_text()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    for row in ("| environment | ok |", "| backends load | ok |", "| tests | ok |", "| probes | ok |"):
+    for row in ("| environment | ok |", "| backends load | ok |", "| tests | ok |", "| slow tests | ok |",
+                "| probes | ok |"):
         assert row in summary, summary
     assert "| benchmark | ok |" in summary or "| benchmark | skipped: pytest-benchmark is not installed |" in summary
     agreed = [line for line in summary.splitlines() if line.startswith("Compiled against eager:")]
@@ -98,7 +99,10 @@ def test_the_gpu_checks_cpu_dry_run_writes_its_summary_and_junit(tmp_path):
     suite = suite if suite.tag == "testsuite" else suite[0]
     assert int(suite.get("tests")) >= 2 and suite.get("failures") == "0" and suite.get("errors") == "0"
     assert "Tests (junit.xml): " in summary and "0 failed" in summary
-    assert {p.name for p in out.iterdir()} <= {"summary.md", "log.txt", "junit.xml", "probes.json", "bench.json"}
+    assert "Tests (junit-slow.xml): 1 run, 0 failed" in summary
+    # At most 8 files come back from a device call.
+    assert {p.name for p in out.iterdir()} <= {"summary.md", "log.txt", "junit.xml", "junit-slow.xml", "probes.json",
+                                                "bench.json"}
     assert "===== probes" in (out / "log.txt").read_text()
 
 
