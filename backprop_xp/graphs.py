@@ -109,6 +109,7 @@ class GraphStep:
         k = self._set_of(leaves)
         if k is None or len(leaves) != len(self.sets[k]):  # arrays from elsewhere (the first call): copied into set 0
             k = 0
+            self._protect(0)
             for held, leaf in zip(self.sets[0], leaves):
                 held.copy_(leaf)
         key = (tuple(X.shape), tuple(Y.shape))

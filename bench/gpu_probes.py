@@ -30,12 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import workloads as wl  # noqa: E402
+import workloads as wl
 
-from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train  # noqa: E402
-from backprop_xp.activations import HIDDEN_ACTIVATIONS  # noqa: E402
-from backprop_xp.graphs import GraphStep  # noqa: E402
-from backprop_xp.losses import COMPATIBLE_OUTPUTS  # noqa: E402
+from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train
+from backprop_xp.activations import HIDDEN_ACTIVATIONS
+from backprop_xp.graphs import GraphStep
+from backprop_xp.losses import COMPATIBLE_OUTPUTS
 
 PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
 #: Compiled against eager, relative (as tests/test_compile.py).
@@ -97,12 +97,12 @@ def compiled_against_eager(backend, epochs: int, every: bool = True) -> list[dic
             for optimizer in ("sgd", "adam"):
                 for batch_size in (None, 2):
                     for dtype in ("float32", "float64"):
-                        row = dict(backend=backend.name, hidden=hidden, output=output, loss=loss,
-                                   optimizer=optimizer, batch=batch_size or "full", dtype=dtype)
+                        row = {"backend": backend.name, "hidden": hidden, "output": output, "loss": loss,
+                                   "optimizer": optimizer, "batch": batch_size or "full", "dtype": dtype}
                         try:
                             row.update(_one_pair(backend, x, y, hidden, output, loss, optimizer, batch_size, dtype,
                                                  epochs))
-                        except Exception as exc:  # recorded, and the probe fails
+                        except Exception as exc:  # noqa: BLE001  (recorded: the probe fails, the others go on)
                             row.update(ok=False, error=f"{type(exc).__name__}: {exc}")
                         rows.append(row)
     return rows
@@ -114,7 +114,7 @@ def _one_pair(backend, x, y, hidden, output, loss, optimizer, batch_size, dtype,
                              dtype=dtype, seed=0, backend=backend.name)
 
     eager, compiled = net(), net()
-    settings = dict(optimizer=optimizer, batch_size=batch_size, seed=1)
+    settings = {"optimizer": optimizer, "batch_size": batch_size, "seed": 1}
     _, eager_losses = train(x, y, eager, epochs, 0.05, **settings)
     kept = []
     _, compiled_losses = train(x, y, compiled, epochs, 0.05, compile=True,
@@ -125,7 +125,7 @@ def _one_pair(backend, x, y, hidden, output, loss, optimizer, batch_size, dtype,
                        for W, V in zip(pair, other))
     callback_ok = bool(np.array_equal(np.array([float(v) for v in kept]), got))
     ok = loss_error <= RTOL[dtype] and weight_error <= RTOL[dtype] and callback_ok
-    return dict(loss_error=loss_error, weight_error=weight_error, callback_losses_valid=callback_ok, ok=ok)
+    return {"loss_error": loss_error, "weight_error": weight_error, "callback_losses_valid": callback_ok, "ok": ok}
 
 
 def divergence(backend) -> list[dict[str, Any]]:
@@ -144,9 +144,9 @@ def divergence(backend) -> list[dict[str, Any]]:
                 epochs.append(exc.epoch)
         error = max(_relative(V, W) for pair, other in zip(nets[0].host_params(), nets[1].host_params())
                     for W, V in zip(pair, other))
-        rows.append(dict(backend=backend.name, batch=batch_size or "full", eager_epoch=epochs[0],
-                         compiled_epoch=epochs[1], weight_error=error,
-                         ok=epochs[0] is not None and epochs[0] == epochs[1] and error <= RTOL["float64"]))
+        rows.append({"backend": backend.name, "batch": batch_size or "full", "eager_epoch": epochs[0],
+                         "compiled_epoch": epochs[1], "weight_error": error,
+                         "ok": epochs[0] is not None and epochs[0] == epochs[1] and error <= RTOL["float64"]})
     return rows
 
 
@@ -172,9 +172,9 @@ def lab_epochs(backend, epochs: int, repeats: int) -> list[dict[str, Any]]:
 
         # Eager JAX dispatches op by op (milliseconds an epoch): timed once after its warm-up.
         times = _timed(run, sync, repeats if compile else 1)
-        rows.append(dict(backend=backend.name, compiler=backend.compiler if compile else "eager", epochs=epochs,
-                         median_s=statistics.median(times), us_per_epoch=statistics.median(times) / epochs * 1e6,
-                         samples_s=times))
+        rows.append({"backend": backend.name, "compiler": backend.compiler if compile else "eager", "epochs": epochs,
+                         "median_s": statistics.median(times), "us_per_epoch": statistics.median(times) / epochs * 1e6,
+                         "samples_s": times})
     rows.append(_bare_steps(backend, epochs, repeats, sync))
     return rows
 
@@ -197,9 +197,9 @@ def _bare_steps(backend, epochs: int, repeats: int, sync) -> dict[str, Any]:
         return loss
 
     times = _timed(run, sync, repeats)
-    return dict(backend=backend.name, compiler=f"{backend.compiler}, step only, no loss read", epochs=epochs,
-                median_s=statistics.median(times), us_per_epoch=statistics.median(times) / epochs * 1e6,
-                samples_s=times)
+    return {"backend": backend.name, "compiler": f"{backend.compiler}, step only, no loss read", "epochs": epochs,
+                "median_s": statistics.median(times), "us_per_epoch": statistics.median(times) / epochs * 1e6,
+                "samples_s": times}
 
 
 def peak_memory(backend, size) -> list[dict[str, Any]]:
@@ -217,8 +217,8 @@ def peak_memory(backend, size) -> list[dict[str, Any]]:
         torch.cuda.reset_peak_memory_stats(backend.device)
         runner.run(*args)
         peak = torch.cuda.max_memory_allocated(backend.device)
-        rows.append(dict(backend=backend.name, size=size.name, impl=impl, held_bytes=held, peak_bytes=peak,
-                         step_bytes=peak - held))
+        rows.append({"backend": backend.name, "size": size.name, "impl": impl, "held_bytes": held, "peak_bytes": peak,
+                         "step_bytes": peak - held})
         del p, runner, args
         torch.cuda.empty_cache()
     ours, theirs = rows
@@ -241,8 +241,8 @@ def graph_memory(backend) -> list[dict[str, Any]]:
                             loss="categorical_crossentropy")
         train(x, y, net, 3, 0.1, batch_size=24, optimizer="adam", compile=compile)  # batches of 24, 24 and 16
         torch.cuda.synchronize(backend.device)
-        rows.append(dict(backend=backend.name, compile=compile,
-                         reserved_bytes=torch.cuda.memory_reserved(backend.device) - before))
+        rows.append({"backend": backend.name, "compile": compile,
+                         "reserved_bytes": torch.cuda.memory_reserved(backend.device) - before})
     return rows
 
 
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             results[name] += probe()
-        except Exception:
+        except Exception:  # noqa: BLE001  (recorded: the check goes on to the next probe)
             results["errors"][name] = traceback.format_exc(limit=3)
         print(f"[probes] {name}: {time.perf_counter() - start:.1f} s", flush=True)
         (out / "probes.json").write_text(json.dumps(results, indent=1, default=str))  # kept if a later one hangs

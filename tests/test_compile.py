@@ -205,9 +205,9 @@ def test_divergence_with_graph_steps_keeps_the_weights_eager_training_keeps(grap
     # With minibatches the rollback weights (the start of the epoch before) are
     # many calls old: far more than the three buffer sets cover (issue 13).
     x, y = _data()
-    kwargs = dict(hidden_activation="relu", output_activation="identity")
+    kwargs = {"hidden_activation": "relu", "output_activation": "identity"}
     eager, compiled = _pair("torch", **kwargs)
-    settings = dict(batch_size=batch_size, seed=3)
+    settings = {"batch_size": batch_size, "seed": 3}
     with pytest.raises(TrainingDiverged) as eager_error:
         train(x, y, eager, 1000, 40.0, **settings)
     with pytest.raises(TrainingDiverged) as compiled_error:
@@ -339,7 +339,8 @@ def test_cuda_graph_capture_warms_up_and_captures_on_one_stream_into_one_pool(mo
     fn_streams = [where for what, where in ran if what == "fn"]
     assert len(fn_streams) == 6 and len(warm_streams) == 2
     # Each capture records on the stream its warm-up ran on.
-    assert fn_streams[:3] == [sorted(warm_streams)[0]] * 3 and fn_streams[3:] == [sorted(warm_streams)[1]] * 3
+    first, second = sorted(warm_streams)
+    assert fn_streams[:3] == [first] * 3 and fn_streams[3:] == [second] * 3
     assert [s for _, s in graphs] == fn_streams
     assert len({id(pool) for pool, _ in graphs}) == 1 and graphs[0][0] is not None
     assert ("wait", "main", "side0") in events  # the loop's stream waits for the side stream's work
