@@ -97,8 +97,9 @@ class Backend:
         ``step`` must be pure (it updates nothing in place) and of Array API
         operations only. The compiled step computes the same function; its
         outputs stay valid for the next two calls at least (a CUDA graph writes
-        into buffers it reuses). Where the backend has no compiler, ``step``
-        itself is returned.
+        into buffers it reuses): for longer, ask ``graphs.keeper(step)`` for the
+        parameters and ``graphs.lasting(step, loss)`` for a loss. Where the
+        backend has no compiler, ``step`` itself is returned.
         """
         wrap = _LIBRARIES[self.library].compiler(self.device)[1]
         return step if wrap is None else wrap(step)

@@ -189,6 +189,27 @@ def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], 
     return capture
 
 
+def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
+    """A stand-in for :func:`cuda_graph_capture` on the CPU, for tests and the GPU check's dry run.
+
+    ``replay`` reruns the captured work and writes its loss into a fixed
+    array, as a replayed graph does, so :class:`GraphStep`'s buffer logic runs
+    as it does on a GPU.
+    """
+    import torch
+
+    warm()
+    captured = []
+    for fn in fns:
+        loss = torch.full((), float("nan"), dtype=torch.float64)
+
+        def replay(fn: Callable[[], Any] = fn, loss: Any = loss) -> None:
+            loss.copy_(fn())
+
+        captured.append((replay, loss))
+    return captured
+
+
 def keeper(step: Callable[..., Any]) -> Callable[[Any], Callable[[], Any]]:
     """``keep(params) -> get()`` for a compiled step: :meth:`GraphStep.keep`, else ``params`` as they are."""
     keep = getattr(step, "keep", None)

@@ -34,7 +34,7 @@ import workloads as wl
 
 from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train
 from backprop_xp.activations import HIDDEN_ACTIVATIONS
-from backprop_xp.graphs import GraphStep
+from backprop_xp.graphs import GraphStep, rerun_capture
 from backprop_xp.losses import COMPATIBLE_OUTPUTS
 
 PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
@@ -42,26 +42,10 @@ PAIRINGS = [(output, loss) for loss, outputs in COMPATIBLE_OUTPUTS.items() for o
 RTOL = {"float64": 1e-12, "float32": 1e-4}
 
 
-def _rerun_capture(fns, warm):
-    """The dry run's stand-in for CUDA graph capture: replay reruns the captured work."""
-    import torch
-
-    warm()
-    captured = []
-    for fn in fns:
-        loss = torch.full((), float("nan"), dtype=torch.float64)
-
-        def replay(fn=fn, loss=loss):
-            loss.copy_(fn())
-
-        captured.append((replay, loss))
-    return captured
-
-
 def _use_stand_in_capture() -> None:
     library = backends._LIBRARIES["torch"]
     backends._LIBRARIES["torch"] = dataclasses.replace(
-        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, _rerun_capture)))
+        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, rerun_capture)))
 
 
 def _backend_or_none(name: str):

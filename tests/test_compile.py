@@ -16,7 +16,7 @@ import pytest
 from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train
 from backprop_xp.cli import main
 from backprop_xp.errors import SettingError
-from backprop_xp.graphs import GraphStep
+from backprop_xp.graphs import GraphStep, rerun_capture
 
 #: Compiled against eager, relative. XLA may reorder sums and fuse products:
 #: in float64, measured up to 2.4e-14 on the losses and 7e-15 on the weights
@@ -103,16 +103,19 @@ def test_the_callback_and_early_stopping_see_the_compiled_losses(backend):
     np.testing.assert_allclose([v for _, v in seen["compiled"]], [v for _, v in seen["eager"]], rtol=RTOL["float64"])
 
 
-def test_divergence_is_still_reported_with_the_last_finite_weights(backend):
+@pytest.mark.parametrize("batch_size", [None, 2], ids=["full-batch", "minibatches"])
+def test_divergence_is_still_reported_with_the_last_finite_weights(backend, batch_size):
+    # Minibatches: the weights to go back to are many compiled calls old (issue 13).
+    _only_full_batches_on_dask(backend, batch_size)
     x, y = _data()
     kwargs = dict(hidden_activation="relu", output_activation="identity")
     eager, compiled = _pair(backend.name, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TrainingDiverged) as eager_error:
-            train(x, y, eager, 1000, 40.0)
+            train(x, y, eager, 1000, 40.0, batch_size=batch_size, seed=3)
         with pytest.raises(TrainingDiverged) as compiled_error:
-            train(x, y, compiled, 1000, 40.0, compile=True)
+            train(x, y, compiled, 1000, 40.0, batch_size=batch_size, seed=3, compile=True)
     assert compiled_error.value.epoch == eager_error.value.epoch > 2
     assert compiled_error.value.learning_rate == 40.0
     assert str(compiled_error.value) == str(eager_error.value)
@@ -137,30 +140,13 @@ def test_a_compile_value_that_is_not_true_or_false_is_refused_before_anything_ch
 # --- the CUDA-graph mechanism, on the CPU ---------------------------------------
 
 
-def _rerun_capture(fns, warm):
-    """A stand-in for CUDA graph capture: ``replay`` reruns the captured work
-    and writes its loss into a fixed array, as a replayed graph does."""
-    import torch
-
-    warm()
-    captured = []
-    for fn in fns:
-        loss = torch.full((), float("nan"), dtype=torch.float64)
-
-        def replay(fn=fn, loss=loss):
-            loss.copy_(fn())
-
-        captured.append((replay, loss))
-    return captured
-
-
 @pytest.fixture
 def graphs_on_cpu(monkeypatch):
-    """torch on the CPU, compiling as torch on a GPU does, with the stand-in capture."""
+    """torch on the CPU, compiling as torch on a GPU does, with the stand-in capture (graphs.rerun_capture)."""
     pytest.importorskip("torch")
     library = backends._LIBRARIES["torch"]
     fake = dataclasses.replace(
-        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, _rerun_capture))
+        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, rerun_capture))
     )
     monkeypatch.setitem(backends._LIBRARIES, "torch", fake)
     return get_backend("torch")
