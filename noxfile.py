@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -89,13 +90,41 @@ def _has_nvidia_gpu() -> bool:
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
+#: For the GPU sessions and every process they start: torch, CuPy and JAX share
+#: the GPU in one pytest process, and tests start child processes on it; JAX
+#: would otherwise take 75 % of the GPU's memory in each.
+GPU_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def cuda_requirements(nvidia_smi: str) -> str | None:
+    """The requirements file for the driver's CUDA version in ``nvidia-smi``'s output ("CUDA Version: 12.4").
+
+    ``gpu`` (CUDA 13 wheels) for CUDA 13 and later, ``gpu-cuda12`` for 12,
+    None where the version is older or not shown.
+    """
+    found = re.search(r"CUDA Version\s*:\s*(\d+)\.(\d+)", nvidia_smi)
+    if found is None:
+        return None
+    major = int(found.group(1))
+    return "gpu" if major >= 13 else "gpu-cuda12" if major == 12 else None
+
+
+def _gpu_requirements(session: nox.Session) -> str:
+    header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, check=False).stdout
+    name = cuda_requirements(header)
+    if name is None:
+        session.skip("nvidia-smi shows no CUDA version of 12 or later: backends/gpu*.txt need a CUDA 12 or 13 driver")
+    return name
+
+
 @nox.session
 def gpu(session: nox.Session) -> None:
     """torch:cuda, cupy and jax:gpu, at full float32 precision; skipped without a GPU."""
     if not _has_nvidia_gpu():
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
-    _install(session, "gpu")
-    _test(session, ["torch:cuda", "cupy", "jax:gpu"])
+    _install(session, _gpu_requirements(session))
+    session.run("python", "-m", "backprop_xp", "backends", env=GPU_ENV)
+    session.run("pytest", *session.posargs, env={TEST_ENV: "torch:cuda,cupy,jax:gpu", **GPU_ENV})
 
 
 BROWSER_PACKAGES = ["chromium", "chromium-driver"]  # Debian's: the browser and its WebDriver, of one version
@@ -141,12 +170,12 @@ def _results(kind: str) -> str:
     return os.path.join(folder, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%MZ") + f"-{kind}")
 
 
-def _bench(session: nox.Session, marker: str, kind: str) -> None:
+def _bench(session: nox.Session, marker: str, kind: str, env: dict[str, str] | None = None) -> None:
     stem = _results(kind)
-    session.run("python", "-m", "backprop_xp", "backends")
+    session.run("python", "-m", "backprop_xp", "backends", env=env)
     session.run(
         "pytest", "bench", "-m", marker, "-p", "no:cacheprovider", f"--benchmark-json={stem}.json",
-        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", *session.posargs,
+        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", *session.posargs, env=env,
     )
     session.run("python", "bench/report.py", f"{stem}.json", "--markdown", f"{stem}.md", "--figure", f"{stem}-scaling.png")
 
@@ -163,5 +192,5 @@ def bench_gpu(session: nox.Session) -> None:
     """The GPU benchmarks (torch:cuda, cupy, jax:gpu); skipped without an NVIDIA GPU."""
     if not _has_nvidia_gpu():
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
-    _install(session, "gpu", "bench")
-    _bench(session, "gpu", "gpu")
+    _install(session, _gpu_requirements(session), "bench")
+    _bench(session, "gpu", "gpu", GPU_ENV)
