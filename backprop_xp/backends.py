@@ -23,6 +23,7 @@ eager backends.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -80,14 +81,25 @@ class Backend:
         """What ``compile=True`` uses here: ``"jax.jit"``, ``"cuda graph"`` or ``"none"`` (the step runs eagerly)."""
         return _LIBRARIES[self.library].compiler(self.device)[0]
 
+    def activate(self) -> contextlib.AbstractContextManager[Any]:
+        """A context in which this backend's device is the current one (``cupy:N``: device N).
+
+        CuPy puts what an operation makes on the *current* device, not on its
+        inputs' device, so work on ``cupy:1`` must run inside ``with
+        backend.activate():``; torch and JAX follow their inputs, and there it
+        changes nothing that matters (torch:cuda:N also makes N current).
+        """
+        return _LIBRARIES[self.library].activate(self.device)
+
     def compile(self, step: Callable[..., Any]) -> Callable[..., Any]:
         """A training step ``step(params, state, X, Y) -> (loss, params, state)``, compiled by this backend.
 
         ``step`` must be pure (it updates nothing in place) and of Array API
         operations only. The compiled step computes the same function; its
         outputs stay valid for the next two calls at least (a CUDA graph writes
-        into buffers it reuses). Where the backend has no compiler, ``step``
-        itself is returned.
+        into buffers it reuses): for longer, ask ``graphs.keeper(step)`` for the
+        parameters and ``graphs.lasting(step, loss)`` for a loss. Where the
+        backend has no compiler, ``step`` itself is returned.
         """
         wrap = _LIBRARIES[self.library].compiler(self.device)[1]
         return step if wrap is None else wrap(step)
@@ -103,6 +115,10 @@ def _asarray(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None)
 
 def _unchanged(array: Any) -> Any:
     return array
+
+
+def _no_activation(device: Device) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
 
 
 def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
@@ -126,6 +142,7 @@ class _Library:
     evaluate: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _unchanged  # lazy backends compute here
     # device -> (the compiler's name, a function that compiles a training step; None: run it as written)
     compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
+    activate: Callable[[Device], contextlib.AbstractContextManager[Any]] = _no_activation  # device -> context
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -192,6 +209,14 @@ def _torch_plain(array: Array) -> Array:
     return array.detach() if array.requires_grad else array
 
 
+def _torch_activate(device: Device) -> contextlib.AbstractContextManager[Any]:
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.cuda.device(device)
+
+
 def _torch_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     if device.type == "cuda":
         from .graphs import GraphStep, cuda_graph_capture
@@ -250,7 +275,14 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
     platform = suffix or "cpu"
     try:
         devices = jax.devices(platform)
-    except RuntimeError:
+    except RuntimeError as exc:
+        if "failed to initialize" in str(exc):
+            # A GPU that is there but could not be set up: most often its memory
+            # is taken (each JAX process preallocates 75 % of it by default).
+            raise RuntimeError(
+                f"jax {jax.__version__} found its {platform} backend but could not initialise it ({exc}); "
+                "if other processes use the GPU, set XLA_PYTHON_CLIENT_PREALLOCATE=false in every one"
+            ) from None
         raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
     if platform == "gpu":
         # JAX's default float32 matmul on a GPU runs at reduced precision; ask
@@ -354,13 +386,13 @@ _LIBRARIES: dict[str, _Library] = {
         load=_load_torch, devices=_torch_devices, install=_TORCH_INSTALL,
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
-        compiler=_torch_compiler,
+        compiler=_torch_compiler, activate=_torch_activate,
     ),
     "cupy": _Library(
         module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
         install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
         gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
-        to_numpy=_cupy_to_numpy,
+        to_numpy=_cupy_to_numpy, activate=lambda device: device,  # a cupy.cuda.Device is its own context
     ),
     "jax": _Library(
         module="jax", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
@@ -484,6 +516,18 @@ def describe_backends() -> list[dict[str, Any]]:
                 row["status"] = f"fails to load: {type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
+
+
+def on_the_networks_device(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(x, y, net, ...)`` run inside ``net.backend.activate()``: on ``cupy:N``, with device N current."""
+
+    @functools.wraps(fn)
+    def run(x: Any, y: Any, net: Any, *args: Any, **kwargs: Any) -> Any:
+        backend = getattr(net, "backend", None)  # not a network: fn's own checks report it
+        with backend.activate() if isinstance(backend, Backend) else contextlib.nullcontext():
+            return fn(x, y, net, *args, **kwargs)
+
+    return run
 
 
 def host_array(array: Array) -> np.ndarray:

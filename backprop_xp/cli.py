@@ -229,6 +229,12 @@ def build_parser() -> _Parser:
         "--tol", type=float, default=None,
         help="the largest relative error that passes (default: 1e-6 in float64, 1e-2 in float32)",
     )
+
+    w = add_command("playground", help="a local web page that trains the engine live (Ctrl-C stops it)")
+    w.add_argument("--backend", default=None, help=f"one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)")
+    w.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine only)")
+    w.add_argument("--port", type=int, default=8000, help="(default: 8000; 0: any free port)")
+    w.add_argument("--open", action="store_true", help="open the page in the default browser")
     return parser
 
 
@@ -409,7 +415,15 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if all(c.passes(tolerance) for c in checks) else 1
 
 
-COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _sweep, "gradcheck": _gradcheck}
+def _playground(args: argparse.Namespace) -> int:
+    from .playground import serve
+
+    serve(args.host, args.port, args.backend, open_browser=args.open)  # Ctrl-C: main's status 130
+    return 0
+
+
+COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _sweep, "gradcheck": _gradcheck,
+            "playground": _playground}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

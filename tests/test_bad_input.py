@@ -40,6 +40,7 @@ from backprop_xp.errors import (
     UnknownNameError,
 )
 from backprop_xp.gradcheck import gradient_check
+from backprop_xp.playground.sessions import check_config
 from backprop_xp.plotting import plot_decision_boundary, plot_losses
 from backprop_xp.sweep import run_sweep
 
@@ -220,6 +221,8 @@ API_CASES: dict[str, Case] = {
     "gradcheck-eps-inf": Case(lambda c: gradient_check(c.net, c.x, c.y, eps=float("inf")), SettingError, r"eps must be a finite number > 0 or None; received inf"),
     "gradcheck-no-entries": Case(lambda c: gradient_check(c.net, c.x, c.y, max_entries=0), SettingError, r"max_entries must be an integer >= 1 or None; received 0"),
     "sweep-jobs-zero": Case(lambda c: run_sweep([], jobs=0), SettingError, r"jobs must be an integer of at least 1, or None for one per core; received 0"),
+    "playground-lr-zero": Case(lambda c: check_config({"lr": 0}), SettingError, r"lr must be a finite number in \(0, 10\]; received 0"),
+    "playground-too-wide": Case(lambda c: check_config({"hidden": [17]}), SettingError, r"hidden\[0\] must be an integer in \[1, 16\]; received 17"),
 }
 
 if importlib.util.find_spec("dask") is not None:
@@ -327,6 +330,8 @@ CLI_CASES: dict[str, tuple[list[str], str]] = {
     "out-under-a-file": (["train", "--out", "notes.npz/run"], r"Cannot write to the output directory 'notes.npz/run'"),
     "data-and-dataset": (["train", "--data", "shards", "--dataset", "xor"], r"--dataset xor and --data/--generate both name the data"),
     "data-on-numpy": (["train", "--generate", "100", "--backend", "numpy"], r"--data, --generate and --scheduler run on the dask backend; received backend 'numpy'"),
+    "playground-port": (["playground", "--port", "-1"], r"port must be an integer in \[0, 65535\]; received -1"),
+    "playground-backend": (["playground", "--backend", "tourch"], r"Unknown backend 'tourch'"),
     "data-missing": (["train", "--data", "no-such-dir"], r"Expected a directory of x-KEY.npy and y-KEY.npy shards; 'no-such-dir' is not one"),
 }
 NEEDS_DASK = {"data-and-dataset", "data-on-numpy", "data-missing"}
