@@ -41,7 +41,8 @@ def _test(session: nox.Session, backends: list[str]) -> None:
 
 def _cpu_session(name: str):
     def session(session: nox.Session) -> None:
-        _install(session, name)
+        # The numpy session also executes docs/lab.ipynb (tests/test_notebook.py): it alone installs a kernel.
+        _install(session, name, *(["notebook"] if name == "numpy" else []))
         _test(session, [name])
 
     session.__doc__ = f"Tests on {name} alone, in a virtualenv without the other backends."

@@ -369,6 +369,13 @@ def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return host(dask.compute(*values))
 
 
+#: torch's install hint: an unpinned torch on Linux x86-64 is a CUDA build of several GB.
+_TORCH_INSTALL = (
+    'pip install ".[torch]" in a checkout of backprop-xp, or pip install torch; on Linux either pulls a CUDA '
+    "build of several GB: for the CPU alone, pip install torch --index-url https://download.pytorch.org/whl/cpu"
+)
+
+
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
         module="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
@@ -376,7 +383,7 @@ _LIBRARIES: dict[str, _Library] = {
     ),
     "torch": _Library(
         module="torch", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
-        load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
+        load=_load_torch, devices=_torch_devices, install=_TORCH_INSTALL,
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
         compiler=_torch_compiler, activate=_torch_activate,
@@ -389,18 +396,18 @@ _LIBRARIES: dict[str, _Library] = {
     ),
     "jax": _Library(
         module="jax", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
-        install='pip install "backprop-xp[jax]"',
+        install='pip install jax (or pip install ".[jax]" in a checkout of backprop-xp)',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
         compiler=_jax_compiler,
     ),
     "array_api_strict": _Library(
         module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
-        devices=_strict_devices, install='pip install "backprop-xp[strict]"',
+        devices=_strict_devices, install='pip install array-api-strict (or pip install ".[strict]" in a checkout of backprop-xp)',
     ),
     "dask": _Library(
         module="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
-        install='pip install "dask[array]"', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
+        install='pip install "dask[array]" distributed (or pip install ".[dask]" in a checkout of backprop-xp)', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
 
@@ -415,6 +422,18 @@ def installed_libraries() -> list[str]:
 
 def _available_hint() -> str:
     return f"Available here: {', '.join(installed_libraries())}."
+
+
+def check_env_backend() -> str | None:
+    """What is wrong with ``BACKPROP_XP_BACKEND``, in a sentence, or None when it is unset or a backend's name."""
+    name = os.environ.get(ENV_VAR, "").strip()
+    if not name:
+        return None
+    library, colon, suffix = name.lower().partition(":")
+    lib = _LIBRARIES.get(library)
+    if lib is None or (colon and not (suffix and re.fullmatch(lib.suffixes, suffix))):
+        return f"{ENV_VAR}={name!r} is not a backend name; expected one of: {', '.join(NAME_FORMS)}"
+    return None
 
 
 def default_backend_name() -> str:
@@ -435,11 +454,21 @@ def get_backend(name: str | None = None) -> Backend:
         The library is not installed here, fails to load, or the GPU it asks for
         is not present.
     """
+    from_env = name is None and default_backend_name() != DEFAULT
     if name is None:
         name = default_backend_name()
     if not isinstance(name, str):
         raise InputTypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
-    return _load(name.strip().lower())
+    try:
+        return _load(name.strip().lower())
+    except (UnknownNameError, BackendUnavailableError) as exc:
+        if not from_env:
+            raise
+        # The user typed no name: say where this one came from.
+        raise type(exc)(
+            f"{exc} The name came from the environment variable {ENV_VAR}={name!r}: set it to one of the "
+            "names above, unset it, or give one with --backend (backend= in Python)."
+        ) from None
 
 
 @functools.lru_cache(maxsize=None)
