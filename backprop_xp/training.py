@@ -33,7 +33,7 @@ from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
-from .settings import Options, Real, check
+from .settings import Boolean, Options, Real, check
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
@@ -183,6 +183,9 @@ class TrainingState:
         score, and the epochs since the last improvement.
     best_params : list of (W, b), or None
         Copies of the parameters with the best validation score so far.
+    stopped : bool
+        Whether the last call ended before its epochs ran out (early
+        stopping, ``adaptive`` below its floor, or the callback).
     """
 
     params: Any = None
@@ -197,6 +200,7 @@ class TrainingState:
     best_score: float = -math.inf
     waited: int = 0
     best_params: Any = None
+    stopped: bool = False
 
     @property
     def started(self) -> bool:
@@ -232,10 +236,9 @@ def _plateau(state: TrainingState, loss: float, tol: float | None, patience: int
     """Update the training loss's record; True once it has not fallen more than ``tol`` for ``patience`` epochs."""
     if tol is None:
         return False
-    if loss < state.best_loss - tol:
-        state.best_loss, state.waited = loss, 0
-    else:
-        state.waited += 1
+    # scikit-learn's rule: the best follows every improvement, however small.
+    state.waited = state.waited + 1 if loss > state.best_loss - tol else 0
+    state.best_loss = min(state.best_loss, loss)
     return state.waited >= patience
 
 
@@ -283,6 +286,7 @@ def train(
     validation_fraction: float | None = None,
     validation_score: Callable[[NeuralNetwork, Array, Array], float] | None = None,
     state: TrainingState | None = None,
+    shuffle: bool = True,
 ) -> tuple[NeuralNetwork, Array]:
     """Train a network by backpropagation: full-batch gradient descent by default, as in the lab.
 
@@ -345,6 +349,8 @@ def train(
     validation_score : callable, optional
         ``validation_score(net, X_val, Y_val) -> float``, higher is better, on
         the checked arrays; by default minus the validation loss.
+    shuffle : bool
+        Reshuffle the minibatches every epoch (the default); ``False`` takes them in the data's order.
     state : TrainingState, optional
         Continue the run that this state holds (its optimiser state, shuffling,
         epoch count, schedule and early-stopping record), and update it in
@@ -375,6 +381,7 @@ def train(
         raise InputTypeError(f"state must be a TrainingState; received {type(state).__name__}.")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
     compile = check_compile(compile)
+    shuffle = check("shuffle", shuffle, Boolean())
     alpha = check("alpha", alpha, Real(low=0))
     schedule, power_t = _check_schedule(schedule, power_t, tol, compile)
     validation_fraction = check("validation_fraction", validation_fraction, Real(low=0, high=1, low_open=True,
@@ -397,9 +404,10 @@ def train(
     scoring = X_val is not None
     score_fn = validation_score or _loss_score
     n = X.shape[0]
-    batches = _batches(X, Y, batch_size, state.rng, net) if batch_size and batch_size < n else None
+    batches = _batches(X, Y, batch_size, state.rng if shuffle else None, net) if batch_size and batch_size < n else None
 
     params = net.params
+    state.stopped = False
     step = None
     opt_state = state.optimizer_state
     if compile:
@@ -475,6 +483,7 @@ def train(
             except StopTraining:
                 stop = True
         if stop:
+            state.stopped = True
             break
     if not _all_finite(params, xp):  # the last update is checked by no loss
         net.set_trained(start)
@@ -503,12 +512,15 @@ def _split(X: Array, Y: Array, fraction: float, seed: int, net: NeuralNetwork) -
     return xp.take(X, fit, axis=0), xp.take(Y, fit, axis=0), xp.take(X, val, axis=0), xp.take(Y, val, axis=0)
 
 
-def _batches(X: Array, Y: Array, batch_size: int, rng: np.random.Generator, net: NeuralNetwork) -> Callable[[], Any]:
-    """A function that yields one epoch's shuffled ``(X, Y)`` minibatches, drawn from ``rng`` on the host."""
+def _batches(
+    X: Array, Y: Array, batch_size: int, rng: np.random.Generator | None, net: NeuralNetwork
+) -> Callable[[], Any]:
+    """A function that yields one epoch's ``(X, Y)`` minibatches, shuffled by ``rng`` on the host (None: in order)."""
     xp, n = net.backend.xp, X.shape[0]
+    in_order = None if rng is not None else net.backend.from_numpy(np.arange(n))
 
     def epoch():
-        order = net.backend.from_numpy(rng.permutation(n))
+        order = in_order if rng is None else net.backend.from_numpy(rng.permutation(n))
         for start in range(0, n, batch_size):
             rows = order[start:min(start + batch_size, n)]  # the standard leaves stops past the end undefined
             yield xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
