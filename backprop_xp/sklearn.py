@@ -65,6 +65,13 @@ def backend_of_array(X: Any) -> str | None:
     return library  # array_api_strict, dask
 
 
+def _host(a: Any) -> np.ndarray:
+    """Any array (of a library in the backend table, on any of its devices) as a NumPy array."""
+    if library_of(a) == "array_api_strict":  # only its default device converts to NumPy
+        a = a.to_device(array_namespace(a).__array_namespace_info__().default_device())
+    return np.asarray(host_array(a))
+
+
 def _tree_map(fn: Any, tree: Any) -> Any:
     """``fn`` applied to every leaf of a tree of lists, tuples, NamedTuples (None and numbers kept)."""
     if isinstance(tree, (list, tuple)):
@@ -210,7 +217,7 @@ class _BaseMLP(BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
                 "as input."
             )
-        y = host_array(y) if is_array_api_obj(y) and not is_numpy_array(y) else np.asarray(y)
+        y = _host(y) if is_array_api_obj(y) and not is_numpy_array(y) else np.asarray(y)
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y have different numbers of samples: {X.shape[0]} and {y.shape[0]}.")
         return X, y, foreign
@@ -220,6 +227,8 @@ class _BaseMLP(BaseEstimator):
         started = hasattr(self, "_state")
         first = not started or not (p["warm_start"] or partial)
         X, y, foreign = self._input(X, y, reset=first)
+        if first:
+            self._remember_input(X)
         Y, out_activation, loss = self._targets(y, first, classes)
         n_samples, n_outputs = Y.shape
         if first:
@@ -311,21 +320,22 @@ class _BaseMLP(BaseEstimator):
     # --- predicting --------------------------------------------------------------
 
     def _to_backend(self, X: Any, backend: Backend) -> Any:
-        """``X`` as the network takes it: arrays of another library go through the host."""
-        if is_array_api_obj(X) and not is_numpy_array(X) and array_namespace(X) is not backend.xp:
-            return host_array(X)
-        if is_array_api_obj(X) and not is_numpy_array(X) and device_of(X) != backend.device:
-            return host_array(X)
+        """``X`` as the network takes it: arrays of another library or device go through the host."""
+        if backend_of_array(X) is not None and (array_namespace(X) is not backend.xp or device_of(X) != backend.device):
+            return _host(X)
         return X
 
-    @property
-    def _fit_array(self) -> Array:
-        return self.coefs_[0]
+    def _remember_input(self, X: Any) -> None:
+        # An empty array of fit's namespace and device, which check_same_namespace compares predict's X with.
+        if backend_of_array(X) is None:
+            self._fit_input = np.zeros(0, dtype=X.dtype)
+        else:
+            self._fit_input = array_namespace(X).zeros((0,), dtype=X.dtype, device=device_of(X))
 
     def _outputs(self, X: Any, method: str) -> tuple[Array, Any]:
         """The output layer's activations for ``X``, on the network's backend, and ``X``'s namespace and device."""
         check_is_fitted(self, "coefs_")
-        check_same_namespace(X, self, attribute="_fit_array", method=method)
+        check_same_namespace(X, self, attribute="_fit_input", method=method)
         foreign = backend_of_array(X)
         if foreign is None:
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
@@ -354,12 +364,14 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
+        if "_fit_input" in state:
+            state["_fit_input"] = np.zeros(0, dtype=_host(state["_fit_input"]).dtype)  # reloaded on the host
         net = state.pop("_net", None)
         if net is None:
             return state
 
         def host(a: Any) -> Any:
-            return np.array(host_array(a)) if is_array_api_obj(a) else a
+            return np.array(_host(a)) if is_array_api_obj(a) else a
 
         arch = net.architecture
         state["_net_saved"] = {
@@ -470,18 +482,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, partial=True, classes=classes)
 
+    def _proba(self, X: Any, method: str) -> tuple[Array, Any]:
+        A, where = self._outputs(X, method)
+        if A.shape[1] == 1 and self._label_binarizer.y_type_ == "binary":
+            A = self._net.backend.xp.concat([1 - A, A], axis=1)
+        return A, where
+
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities, shape (n_samples, n_classes), in ``X``'s namespace."""
-        A, where = self._outputs(X, "predict_proba")
-        if A.shape[1] == 1 and len(self.classes_) == 2 and self._label_binarizer.y_type_ == "binary":
-            A = self._net.backend.xp.concat([1 - A, A], axis=1)
-        return self._like_input(A, where)
+        return self._like_input(*self._proba(X, "predict_proba"))
 
     def predict_log_proba(self, X: Any) -> Any:
         """The logarithm of :meth:`predict_proba`."""
-        P = self.predict_proba(X)
-        xp = array_namespace(P)
-        return xp.log(P)
+        A, where = self._proba(X, "predict_log_proba")
+        return self._like_input(self._net.backend.xp.log(A), where)
 
     def predict(self, X: Any) -> Any:
         """Class labels (or a label-indicator matrix, multi-label), in ``X``'s namespace where the labels are numbers."""
@@ -503,8 +517,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         from sklearn.metrics import accuracy_score
 
         predicted = self.predict(X)
-        host = np.asarray(host_array(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
-        truth = np.asarray(host_array(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
+        host = np.asarray(_host(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
+        truth = np.asarray(_host(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
         return float(accuracy_score(truth, host, sample_weight=sample_weight))
 
     def __sklearn_tags__(self):
@@ -557,7 +571,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         from sklearn.metrics import r2_score
 
         predicted = self.predict(X)
-        host = np.asarray(host_array(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
-        truth = np.asarray(host_array(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
+        host = np.asarray(_host(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
+        truth = np.asarray(_host(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
         return float(r2_score(truth, host, sample_weight=sample_weight))
 
