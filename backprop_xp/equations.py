@@ -177,7 +177,9 @@ def l2_penalty(params: Params, alpha: float, n_samples: int, xp: Namespace) -> t
     grads : list of (dW, None), the penalty's gradient in layer order
     """
     scale = alpha / n_samples
-    penalty = sum(xp.sum(W * W) for W, _ in params) * (0.5 * scale)
+    # ||W||^2 as one dot product of the flattened W with itself: no temporary the size of W.
+    flat = [xp.reshape(W, (-1,)) for W, _ in params]
+    penalty = sum(v @ v for v in flat) * (0.5 * scale)
     return penalty, [(scale * W, None) for W, _ in params]
 
 

@@ -250,9 +250,9 @@ def _split(name):
 
 
 def _model(name, cls, epochs, **kwargs):
-    lr = DATASETS[name][2]
-    return cls(hidden_layer_sizes=(32,), solver="adam", learning_rate_init=lr, batch_size=32, max_iter=epochs,
-               tol=0.0, n_iter_no_change=10**6, random_state=0, **kwargs)
+    settings = {"hidden_layer_sizes": (32,), "solver": "adam", "learning_rate_init": DATASETS[name][2],
+                "batch_size": 32, "max_iter": epochs, "tol": 0.0, "n_iter_no_change": 10**6, "random_state": 0}
+    return cls(**{**settings, **kwargs})
 
 
 @numpy_session
@@ -272,7 +272,9 @@ def test_the_same_model_trains_alike_on_every_cpu_backend(backend):
     if backend.name == "dask":
         pytest.skip("the estimators take dask arrays through the host; the parity sessions cover the eager backends")
     Xa, Xb, ya, yb, _ = _split("iris")
-    here = _quiet(_model("iris", MLPClassifier, 15, dtype="float64", backend=backend.name).fit, Xa, ya)
-    there = _quiet(_model("iris", MLPClassifier, 15, dtype="float64", backend="numpy").fit, Xa, ya)
+    # Full batches, few epochs: JAX compiles each new operation shape once, seconds per shape on this machine.
+    here = _quiet(_model("iris", MLPClassifier, 10, dtype="float64", backend=backend.name, batch_size="auto").fit,
+                  Xa, ya)
+    there = _quiet(_model("iris", MLPClassifier, 10, dtype="float64", backend="numpy", batch_size="auto").fit, Xa, ya)
     np.testing.assert_allclose(here.predict_proba(Xb), there.predict_proba(Xb), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(here.loss_curve_, there.loss_curve_, rtol=1e-10)
