@@ -394,13 +394,13 @@ def train(
     X_val = Y_val = None
     if validation is not None:
         X_val, Y_val = net.as_arrays(*validation)
+    if validation_fraction is not None:  # before the state changes: the split may be refused
+        X, Y, X_val, Y_val = _split(X, Y, validation_fraction, seed, net)
     state = TrainingState() if state is None else state
     xp = net.backend.xp
     if not state.started:
         state.rng = np.random.default_rng(seed)
         (state.optimizer_state,) = net.backend.evaluate(opt.init(net.params, xp))  # on dask: NumPy, like the params
-    if validation_fraction is not None:
-        X, Y, X_val, Y_val = _split(X, Y, validation_fraction, seed, net)
     scoring = X_val is not None
     score_fn = validation_score or _loss_score
     n = X.shape[0]
