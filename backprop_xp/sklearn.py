@@ -34,7 +34,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .backends import get_backend, host_array, library_of
-from .errors import SettingError, UnknownNameError
+from .errors import InputError, SettingError
 from .network import NeuralNetwork
 from .optimizers import SGD, Adam, Momentum
 from .settings import Boolean, Integer, Options, Real, check
@@ -395,7 +395,7 @@ class _BaseMLP(BaseEstimator):
             return
         try:  # back where it was fitted if that is here; else NumPy
             backend = get_backend(saved["backend"])
-        except (UnknownNameError, Exception):
+        except InputError:  # not installed here, or no GPU
             backend = get_backend("numpy")
         params = saved["params"]
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
@@ -477,9 +477,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One epoch over ``X, y``, continuing the run; ``classes`` (all labels) is needed on the first call."""
-        if not hasattr(self, "_state"):
-            if classes is None and type_of_target(y) != "multilabel-indicator":
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not hasattr(self, "_state") and classes is None and type_of_target(y) != "multilabel-indicator":
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, partial=True, classes=classes)
 
     def _proba(self, X: Any, method: str) -> tuple[Array, Any]:

@@ -34,8 +34,8 @@ def summarise(benchmarks: list[dict]) -> list[dict]:
 
 def markdown(rows: list[dict], machine: dict) -> str:
     lines = [
-        f"Machine: {machine.get('cpu_name', machine.get('cpu', {}).get('brand_raw', '?'))}, "
-        f"{machine.get('cpu_count', '?')} cores; load average at save {machine.get('loadavg_at_save', '?')}.",
+        (f"Machine: {machine.get('cpu_name', machine.get('cpu', {}).get('brand_raw', '?'))}, "
+         f"{machine.get('cpu_count', '?')} cores; load average at save {machine.get('loadavg_at_save', '?')}."),
         "",
         "| dataset | implementation | median fit (s) | rounds | ratio to scikit-learn (min-max over passes) |",
         "| --- | --- | ---: | ---: | --- |",

@@ -19,15 +19,15 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier  # noqa: E402
-from sklearn.neural_network import MLPRegressor as SkMLPRegressor  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from workloads import cpu_name  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.preprocessing import StandardScaler
+from workloads import cpu_name
 
-from backprop_xp import BackendUnavailableError, get_backend  # noqa: E402
-from backprop_xp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from backprop_xp import BackendUnavailableError, get_backend
+from backprop_xp.sklearn import MLPClassifier, MLPRegressor
 
 PASSES = int(os.environ.get("BACKPROP_XP_BENCH_PASSES", "3"))
 ROUNDS = 3

@@ -8,14 +8,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from conftest import TEST_ENV
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "estimators.md"
 #: The Python examples, but those marked "<!-- not run by the tests: WHY -->" (a GPU).
 BLOCKS = [
     code for marker, code in re.findall(r"(<!-- not run by the tests[^>]*-->\n)?```python\n(.*?)```", PAGE.read_text(),
-                                        flags=re.S)
+                                        flags=re.DOTALL)
     if not marker
 ]
 
@@ -27,7 +26,7 @@ def test_the_examples_run_as_written(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the short runs' ConvergenceWarning, as the page says
-        exec(compile(block, str(PAGE), "exec"), {})
+        exec(compile(block, str(PAGE), "exec"), {})  # noqa: S102 - the page's own examples
 
 
 def test_the_page_has_its_examples_and_a_gpu_one_that_is_not_run():

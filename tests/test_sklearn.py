@@ -12,32 +12,32 @@ import os
 # scikit-learn runs its Array API checks only with SciPy's Array API support switched on.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import pickle  # noqa: E402
-import warnings  # noqa: E402
+import pickle
+import warnings
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn import config_context  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier  # noqa: E402
-from sklearn.neural_network import MLPRegressor as SkMLPRegressor  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import (  # noqa: E402
+from conftest import TEST_ENV
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import (
     check_array_api_input,
     check_array_api_same_namespace,
     parametrize_with_checks,
 )
 
-from backprop_xp.errors import SettingError  # noqa: E402
-from backprop_xp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-from conftest import TEST_ENV  # noqa: E402
+from backprop_xp.errors import SettingError
+from backprop_xp.sklearn import MLPClassifier, MLPRegressor
 
 #: The estimator checks test the estimator, not a backend: the numpy session (or a run without the variable).
 NUMPY_SESSION = os.environ.get(TEST_ENV, "numpy").strip() == "numpy"
@@ -271,7 +271,7 @@ def test_held_out_scores_match_scikit_learns_mlp(name):
 def test_the_same_model_trains_alike_on_every_cpu_backend(backend):
     if backend.name == "dask":
         pytest.skip("the estimators take dask arrays through the host; the parity sessions cover the eager backends")
-    Xa, Xb, ya, yb, _ = _split("iris")
+    Xa, Xb, ya, _, _ = _split("iris")
     # Full batches, few epochs: JAX compiles each new operation shape once, seconds per shape on this machine.
     here = _quiet(_model("iris", MLPClassifier, 10, dtype="float64", backend=backend.name, batch_size="auto").fit,
                   Xa, ya)
