@@ -200,3 +200,20 @@ def test_a_state_must_be_a_training_state():
     x, y = _data()
     with pytest.raises(InputTypeError, match="state must be a TrainingState; received dict"):
         train(x, y, NeuralNetwork(3, 1, [4]), 2, 0.1, state={})
+
+
+def test_continued_compiled_runs_are_one_compiled_run(backend):
+    """The step count travels in the state (a 0-d array once compiled): no special case for a continued run."""
+    _skip_lazy(backend)
+    x, y = _data()
+    one = NeuralNetwork(3, 1, [4], seed=1, dtype="float64", backend=backend.name)
+    many = NeuralNetwork(3, 1, [4], seed=1, dtype="float64", backend=backend.name)
+    kwargs = {"optimizer": "adam", "batch_size": 7, "seed": 5, "compile": True}
+    _, whole = train(x, y, one, 6, 0.05, **kwargs)
+    state = TrainingState()
+    parts = [backend.to_numpy(train(x, y, many, 2, 0.05, state=state, **kwargs)[1]) for _ in range(3)]
+    np.testing.assert_array_equal(np.concatenate(parts), backend.to_numpy(whole))
+    for (W, b), (V, c) in zip(one.host_params(), many.host_params()):
+        np.testing.assert_array_equal(V, W)
+        np.testing.assert_array_equal(c, b)
+    assert float(state.optimizer_state.step) == 6 * 5  # five minibatches an epoch
