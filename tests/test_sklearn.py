@@ -64,8 +64,9 @@ def _quiet(fn, *args, **kwargs):
 
 @numpy_session
 @parametrize_with_checks(
-    [MLPClassifier(hidden_layer_sizes=(32,), max_iter=100, random_state=0),
-     MLPRegressor(hidden_layer_sizes=(32,), max_iter=100, random_state=0)],
+    # Small and short (a higher rate than the default 1e-3), yet enough for the checks' accuracy and R^2 bars.
+    [MLPClassifier(hidden_layer_sizes=(16,), max_iter=50, learning_rate_init=0.01, random_state=0),
+     MLPRegressor(hidden_layer_sizes=(16,), max_iter=50, learning_rate_init=0.01, random_state=0)],
     expected_failed_checks=lambda est: {},
 )
 def test_scikit_learns_estimator_checks(estimator, check):
@@ -207,8 +208,9 @@ def test_decision_boundary_display():
 
 
 def test_backend_none_follows_x_and_predict_returns_xs_namespace(backend):
-    if backend.name == "dask" or backend.library == "numpy":
-        pytest.skip("the namespace of X is another library than NumPy's here")
+    if backend.library not in ("torch", "cupy"):
+        # JAX and array-api-strict: scikit-learn's Array API checks above cover them, at less cost.
+        pytest.skip("checked on torch and CuPy; the Array API checks cover the other backends")
     X, y = _digits(120)
     Xb = backend.from_numpy(X)
     clf = _quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit, Xb, y)
@@ -273,8 +275,8 @@ def test_the_same_model_trains_alike_on_every_cpu_backend(backend):
         pytest.skip("the estimators take dask arrays through the host; the parity sessions cover the eager backends")
     Xa, Xb, ya, _, _ = _split("iris")
     # Full batches, few epochs: JAX compiles each new operation shape once, seconds per shape on this machine.
-    here = _quiet(_model("iris", MLPClassifier, 10, dtype="float64", backend=backend.name, batch_size="auto").fit,
+    here = _quiet(_model("iris", MLPClassifier, 5, dtype="float64", backend=backend.name, batch_size="auto").fit,
                   Xa, ya)
-    there = _quiet(_model("iris", MLPClassifier, 10, dtype="float64", backend="numpy", batch_size="auto").fit, Xa, ya)
+    there = _quiet(_model("iris", MLPClassifier, 5, dtype="float64", backend="numpy", batch_size="auto").fit, Xa, ya)
     np.testing.assert_allclose(here.predict_proba(Xb), there.predict_proba(Xb), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(here.loss_curve_, there.loss_curve_, rtol=1e-10)
