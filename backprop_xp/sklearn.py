@@ -360,6 +360,12 @@ class _BaseMLP(BaseEstimator):
             return A
         return xp.asarray(backend.to_numpy(A), device=dev)
 
+    def _on_host(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """``y`` and the predictions for ``X``, on the host, for scikit-learn's metrics."""
+        predicted = self.predict(X)
+        host = _host(predicted) if is_array_api_obj(predicted) else np.asarray(predicted)
+        return (_host(y) if is_array_api_obj(y) and not is_numpy_array(y) else y), host
+
     # --- pickling ----------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
@@ -515,10 +521,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Mean accuracy (subset accuracy, multi-label), a Python float."""
         from sklearn.metrics import accuracy_score
 
-        predicted = self.predict(X)
-        host = np.asarray(_host(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
-        truth = np.asarray(_host(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
-        return float(accuracy_score(truth, host, sample_weight=sample_weight))
+        return float(accuracy_score(*self._on_host(X, y), sample_weight=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -569,8 +572,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """R^2 (uniform average over the outputs), a Python float."""
         from sklearn.metrics import r2_score
 
-        predicted = self.predict(X)
-        host = np.asarray(_host(predicted)) if is_array_api_obj(predicted) else np.asarray(predicted)
-        truth = np.asarray(_host(y)) if is_array_api_obj(y) and not is_numpy_array(y) else y
-        return float(r2_score(truth, host, sample_weight=sample_weight))
+        return float(r2_score(*self._on_host(X, y), sample_weight=sample_weight))
 

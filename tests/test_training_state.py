@@ -30,6 +30,12 @@ def _data(n=30, seed=0):
     return x, y
 
 
+def _assert_same_params(a, b):
+    for (W, c), (V, d) in zip(a.host_params(), b.host_params()):
+        np.testing.assert_array_equal(V, W)
+        np.testing.assert_array_equal(d, c)
+
+
 def _skip_lazy(backend):
     if backend.name == "dask":
         pytest.skip("continuation is proven on the eager CPU backends; dask adds minutes here")
@@ -46,9 +52,7 @@ def test_k_calls_of_n_epochs_are_one_call_of_k_times_n_bit_for_bit(backend, opti
     state = TrainingState()
     parts = [backend.to_numpy(train(x, y, many, 4, 0.05, state=state, **kwargs)[1]) for _ in range(3)]
     np.testing.assert_array_equal(np.concatenate(parts), backend.to_numpy(whole))
-    for (W, b), (V, c) in zip(one.host_params(), many.host_params()):
-        np.testing.assert_array_equal(V, W)
-        np.testing.assert_array_equal(c, b)
+    _assert_same_params(one, many)
     assert state.epoch == 12 and state.t == 12 * 30 and len(state.losses) == 12
     assert all(P is Q for pair, same in zip(state.params, many.params) for P, Q in zip(pair, same))
 
@@ -214,7 +218,5 @@ def test_continued_compiled_runs_are_one_compiled_run(backend):
     state = TrainingState()
     parts = [backend.to_numpy(train(x, y, many, 3, 0.05, state=state, **kwargs)[1]) for _ in range(2)]
     np.testing.assert_array_equal(np.concatenate(parts), backend.to_numpy(whole))
-    for (W, b), (V, c) in zip(one.host_params(), many.host_params()):
-        np.testing.assert_array_equal(V, W)
-        np.testing.assert_array_equal(c, b)
+    _assert_same_params(one, many)
     assert float(state.optimizer_state.step) == 6 * 3  # three minibatches an epoch
