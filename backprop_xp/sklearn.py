@@ -309,13 +309,10 @@ class _BaseMLP(BaseEstimator):
         self.t_ = state.t
         self.loss_curve_ = [v / scale for v in state.losses]
         self.loss_ = self.loss_curve_[-1]
-        if early:
-            self.validation_scores_ = list(state.validation_scores)
-            self.best_validation_score_ = state.best_score
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
+        # As scikit-learn's: the validation record with early stopping, else the best training loss.
+        self.validation_scores_: list[float] | None = list(state.validation_scores) if early else None
+        self.best_validation_score_: float | None = state.best_score if early else None
+        self.best_loss_: float | None = None if early else min(self.loss_curve_)
 
     # --- predicting --------------------------------------------------------------
 
