@@ -103,14 +103,18 @@ def _bias_corrections(t: Any, beta1: float, beta2: float, xp: Namespace) -> tupl
     return -xp.expm1(t * math.log(beta1)), -xp.expm1(t * math.log(beta2))
 
 
-def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON) -> Optimizer:
+def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON, *, weight_decay: float = 0.0) -> Optimizer:
     """Adam (Kingma & Ba, 2015) with these decay rates and epsilon; the step count is in its state.
 
     The learning rate is :func:`~backprop_xp.training.train`'s (and its schedule's).
+    ``weight_decay`` is decoupled (AdamW, Loshchilov & Hutter, 2019):
+    ``W <- W - lr * weight_decay * W`` besides the Adam step, for the weights
+    only (biases are not decayed, as the L2 penalty ``alpha`` leaves them alone).
     """
     beta1 = check("beta1", beta1, Real(low=0, high=1, high_open=True))
     beta2 = check("beta2", beta2, Real(low=0, high=1, high_open=True))
     eps = check("eps", eps, Real(low=0, low_open=True))
+    weight_decay = check("weight_decay", weight_decay, Real(low=0))
 
     def update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
         t = state.step + 1
@@ -128,6 +132,8 @@ def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON) -> Op
             mb, vb = moments(mb, vb, db)
             first.append((mW, mb))
             second.append((vW, vb))
+            if weight_decay:
+                W = W - (learning_rate * weight_decay) * W
             new.append((W - step_size * mW / (xp.sqrt(vW) + eps_hat), b - step_size * mb / (xp.sqrt(vb) + eps_hat)))
         return new, AdamState(t, first, second)
 

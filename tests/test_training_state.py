@@ -220,3 +220,24 @@ def test_continued_compiled_runs_are_one_compiled_run(backend):
     np.testing.assert_array_equal(np.concatenate(parts), backend.to_numpy(whole))
     _assert_same_params(one, many)
     assert float(state.optimizer_state.step) == 6 * 3  # three minibatches an epoch
+
+
+def test_adam_weight_decay_is_torchs_adamw_on_the_weights():
+    torch = pytest.importorskip("torch")
+    x, y = _data()
+    net = NeuralNetwork(3, 1, [4], seed=1, dtype="float64", hidden_activation="tanh", output_activation="identity")
+    start = net.host_params()
+    train(x, y, net, 15, 0.05, optimizer=Adam(weight_decay=0.1))
+    weights = [torch.tensor(W, requires_grad=True) for W, _ in start]
+    biases = [torch.tensor(b, requires_grad=True) for _, b in start]
+    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.1}, {"params": biases, "weight_decay": 0.0}],
+                            lr=0.05, betas=(0.9, 0.999), eps=1e-8)
+    X, Y = torch.tensor(x), torch.tensor(y).reshape(-1, 1)
+    for _ in range(15):
+        opt.zero_grad()
+        A = torch.tanh(X @ weights[0] + biases[0]) @ weights[1] + biases[1]
+        torch.nn.functional.mse_loss(A, Y).backward()
+        opt.step()
+    for (W, b), V, c in zip(net.host_params(), weights, biases):
+        np.testing.assert_allclose(W, V.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b, c.detach().numpy(), rtol=1e-10, atol=1e-12)
