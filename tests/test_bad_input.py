@@ -205,6 +205,7 @@ API_CASES: dict[str, Case] = {
     "train-validation-fraction-one": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, validation_fraction=1.0), SettingError, r"validation_fraction must be a finite number in \(0, 1\) or None; received 1.0"),
     "train-validation-leaves-none": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, validation_fraction=0.99), SettingError, r"leaves none to train on"),
     "adam-beta1-one": Case(lambda c: Adam(beta1=1.0), SettingError, r"beta1 must be a finite number in \[0, 1\); received 1.0"),
+    "adam-weight-decay-negative": Case(lambda c: Adam(weight_decay=-1), SettingError, r"weight_decay must be a finite number >= 0; received -1"),
     "momentum-beta-negative": Case(lambda c: Momentum(-0.5), SettingError, r"beta must be a finite number in \[0, 1\); received -0.5"),
     "train-x-nan": Case(lambda c: train(_with(c.x, 0, 0, np.nan), c.y, c.net, 5, 0.1), NonFiniteError, r"x holds NaN or infinite values"),
     # --- datasets, checkpoints, plots, checks, sweeps

@@ -167,6 +167,19 @@ def test_early_stopping_keeps_the_best_validation_weights_as_scikit_learn_report
 
 
 @numpy_session
+def test_verbose_prints_scikit_learns_lines_and_the_regressor_continues_by_partial_fit(capsys):
+    X, y = load_diabetes(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+    kwargs = {"hidden_layer_sizes": (8,), "random_state": 0, "tol": 0.0, "n_iter_no_change": 99}
+    whole = _quiet(MLPRegressor(max_iter=2, verbose=True, **kwargs).fit, X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(whole.loss_curve_)]
+    parts = MLPRegressor(**kwargs).partial_fit(X, y).partial_fit(X, y)
+    assert parts.n_iter_ == 2 and parts.loss_curve_ == whole.loss_curve_
+    np.testing.assert_array_equal(parts.predict(X), whole.predict(X))
+
+
+@numpy_session
 def test_settings_are_checked():
     X, y = _digits(50)
     with pytest.raises(SettingError, match="solver must be 'adam' or 'sgd'"):
