@@ -4,8 +4,10 @@ Nothing here names an array library: the namespace ``xp`` comes from the
 arrays (or from the caller, in hot loops), and only operations of the Python
 Array API standard are used. Parameters are plain data, a list of ``(W, b)``
 pairs with ``W`` of shape ``(n_in, n_out)``; functions take parameters and
-return new arrays and never update in place, so a whole step can be compiled
-by a backend (``jax.jit``) and run on immutable arrays.
+return new arrays and never write into an argument, so a whole step can be
+compiled by a backend (``jax.jit``) and run on immutable arrays. Where arrays
+are mutable, a step writes into temporaries it made itself and no longer needs
+(:mod:`inplace`): the same operations in the same order, fewer allocations.
 
 With ``A_0 = X`` and, for each layer ``l = 1..L``, ``Z_l = A_{l-1} @ W_l + b_l``
 and ``A_l = act_l(Z_l)``, the loss is taken from the logits ``Z_L`` where the
@@ -24,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from array_api_compat import array_namespace
 
-from .activations import ACTIVATIONS, DERIVATIVES
+from .activations import ACTIVATIONS, DERIVATIVES, OVERWRITING
 from .errors import ShapeError
+from .inplace import add_into, may_overwrite
 from .losses import LOSS_GRADIENTS, LOSSES, LOSSES_FROM_LOGITS, OUTPUT_DELTAS
 
 if TYPE_CHECKING:
@@ -68,8 +71,8 @@ def forward_with_logits(
     A = [X]
     *hidden, (W_L, b_L) = params
     for (W, b), name in zip(hidden, arch.activations):
-        A.append(ACTIVATIONS[name](A[-1] @ W + b, xp))
-    Z_L = A[-1] @ W_L + b_L
+        A.append(ACTIVATIONS[name](add_into(A[-1] @ W, b, xp), xp))
+    Z_L = add_into(A[-1] @ W_L, b_L, xp)
     A.append(ACTIVATIONS[arch.activations[-1]](Z_L, xp))
     return A, Z_L
 
@@ -83,23 +86,39 @@ def output_loss(Z_L: Array, A_L: Array, Y: Array, arch: Architecture, xp: Namesp
     return LOSSES[arch.loss](A_L, Y, xp)
 
 
-def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace) -> Array:
-    """``Delta_L = dLoss/dA_L (*) act_L'(Z_L)``, of shape (n_samples, n_outputs)."""
+def _derivative(name: str, overwrite: bool, xp: Namespace):
+    """``DERIVATIVES[name]``, or its in-place twin where ``A`` and ``dA`` may be overwritten."""
+    derivative = DERIVATIVES[name]
+    if overwrite and may_overwrite(xp):
+        return OVERWRITING.get(derivative, derivative)
+    return derivative
+
+
+def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace, *, overwrite: bool = False) -> Array:
+    """``Delta_L = dLoss/dA_L (*) act_L'(Z_L)``, of shape (n_samples, n_outputs).
+
+    ``overwrite=True``: ``A_L`` is the caller's temporary, which may be
+    overwritten (where the namespace allows) and must not be used afterwards.
+    """
     output = arch.activations[-1]
     fused = OUTPUT_DELTAS.get((output, arch.loss))
     if fused is not None:
         return fused(A_L, Y, xp)
-    return DERIVATIVES[output](A_L, LOSS_GRADIENTS[arch.loss](A_L, Y, xp), xp)
+    return _derivative(output, overwrite, xp)(A_L, LOSS_GRADIENTS[arch.loss](A_L, Y, xp), xp)
 
 
 def backward(
-    params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace
+    params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace,
+    *, overwrite: bool = False,
 ) -> Params:
     """Propagate ``Delta_L`` back through the layers.
 
     ``activations`` is the list that :func:`forward` returned; it is consumed
     (emptied) as the pass goes, so that each layer's activation is released as
-    soon as its last use is behind it.
+    soon as its last use is behind it. With ``overwrite=True`` the hidden
+    layers' activations and ``delta`` are the caller's temporaries: a
+    derivative may be written into them where the namespace allows
+    (:func:`inplace.may_overwrite`). ``activations[0]`` (the input) is never written.
 
     Returns
     -------
@@ -113,7 +132,8 @@ def backward(
         grads.append((A_in.T @ delta, xp.sum(delta, axis=0)))
         if layer > 0:
             W = params[layer][0]
-            delta = DERIVATIVES[arch.activations[layer - 1]](A_in, delta @ W.T, xp)
+            # delta @ W.T is new; A_in (layer > 0: never the input) has had its last use.
+            delta = _derivative(arch.activations[layer - 1], overwrite, xp)(A_in, delta @ W.T, xp)
     grads.reverse()
     return grads
 
@@ -146,9 +166,10 @@ def loss_and_gradients(
     A_L = activations[-1]
     loss = output_loss(Z_L, A_L, Y, arch, xp)
     del Z_L
-    delta = output_delta(A_L, Y, arch, xp)
+    # The activations are this step's own: the backward pass may write into them.
+    delta = output_delta(A_L, Y, arch, xp, overwrite=True)
     del A_L
-    return loss, backward(params, activations, delta, arch, xp)
+    return loss, backward(params, activations, delta, arch, xp, overwrite=True)
 
 
 def sgd_update(params: Params, grads: Params, learning_rate: float) -> Params:
