@@ -60,10 +60,9 @@ def sigmoid_backward(A: Array, dA: Array, xp: Namespace) -> Array:
 
 
 def sigmoid_backward_overwriting(A: Array, dA: Array, xp: Namespace) -> Array:
-    # sigmoid_backward's operations with one temporary instead of three
-    # (-A + 1 is 1 - A exactly; both products commute exactly).
-    T = -A
-    T += 1
+    # sigmoid_backward's three operations with one temporary instead of three
+    # (both products commute exactly).
+    T = 1 - A
     T *= A
     dA *= T
     return dA

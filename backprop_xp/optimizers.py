@@ -55,10 +55,9 @@ def _momentum_init(params: Params, xp: Namespace) -> Params:
 
 def _momentum_update(params: Params, grads: Params, velocity: Params, learning_rate: float, xp: Namespace):
     # v <- beta v + g;  p <- p - lr v   (the form PyTorch's SGD uses)
-    velocity = [
-        (MOMENTUM * vW + dW, MOMENTUM * vb + db) for (vW, vb), (dW, db) in zip(velocity, grads)
-    ]
-    new = [(W - learning_rate * vW, b - learning_rate * vb) for (W, b), (vW, vb) in zip(params, velocity)]
+    # Scalars on the right of an operator: torch's reflected operators are slower.
+    velocity = [(vW * MOMENTUM + dW, vb * MOMENTUM + db) for (vW, vb), (dW, db) in zip(velocity, grads)]
+    new = [(W - vW * learning_rate, b - vb * learning_rate) for (W, b), (vW, vb) in zip(params, velocity)]
     return new, velocity
 
 
@@ -69,6 +68,14 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
 
 class AdamState(NamedTuple):
+    """Adam's step count and moments, each kept without its ``(1 - beta)`` factor.
+
+    ``first`` is ``M = m / (1 - BETA1)`` and ``second`` is ``V = v / (1 - BETA2)``,
+    where ``m`` and ``v`` are Kingma and Ba's moments: ``M <- BETA1 M + g`` is
+    two array operations where ``m <- BETA1 m + (1 - BETA1) g`` is three, and
+    the factors fold into the step size and epsilon, which are scalars.
+    """
+
     step: int
     first: Params
     second: Params
@@ -87,23 +94,29 @@ def _bias_corrections(t: Any, xp: Namespace) -> tuple[Any, Any]:
     return -xp.expm1(t * math.log(BETA1)), -xp.expm1(t * math.log(BETA2))
 
 
+#: The moments' factors, folded into the step: m = (1 - BETA1) M, sqrt(v) = sqrt(1 - BETA2) sqrt(V).
+_FIRST_FACTOR, _SECOND_ROOT = 1 - BETA1, math.sqrt(1 - BETA2)
+
+
 def _adam_update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
     t = state.step + 1
-    # The bias corrections (Python floats, or 0-d arrays in a compiled step): folded into one step size.
+    # W - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2,
+    # is W - step_size M / (sqrt(V) + eps): the bias corrections (Python floats,
+    # or 0-d arrays in a compiled step) and the moments' factors are all in
+    # the two scalars. Ten array operations per parameter array; scalars on
+    # the right of an operator (torch's reflected operators are slower).
     correction1, correction2 = _bias_corrections(t, xp)
-    step_size = learning_rate * correction2**0.5 / correction1
-    eps = EPSILON * correction2**0.5
-
-    def moments(m, v, g):
-        return BETA1 * m + (1 - BETA1) * g, BETA2 * v + (1 - BETA2) * (g * g)
+    root2 = correction2**0.5
+    step_size = learning_rate * _FIRST_FACTOR / _SECOND_ROOT * root2 / correction1
+    eps = EPSILON / _SECOND_ROOT * root2
 
     first, second, new = [], [], []
     for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(params, grads, state.first, state.second):
-        mW, vW = moments(mW, vW, dW)
-        mb, vb = moments(mb, vb, db)
+        mW, mb = mW * BETA1 + dW, mb * BETA1 + db
+        vW, vb = vW * BETA2 + dW * dW, vb * BETA2 + db * db
         first.append((mW, mb))
         second.append((vW, vb))
-        new.append((W - step_size * mW / (xp.sqrt(vW) + eps), b - step_size * mb / (xp.sqrt(vb) + eps)))
+        new.append((W - mW / (xp.sqrt(vW) + eps) * step_size, b - mb / (xp.sqrt(vb) + eps) * step_size))
     return new, AdamState(t, first, second)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from . import equations
+from . import chunks, compiled, equations  # [speed] chunks, compiled
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -229,10 +229,26 @@ def train(
     (state,) = net.backend.evaluate(opt.init(net._params, xp))  # on dask: NumPy, like the parameters
     step = None
     if compile:
-        step = net.backend.compile(training_step(net.architecture, opt, lr, xp))
+        # [speed] kept across train() calls where the compiler allows (compiled.py): a second call compiles nothing.
+        key, arch = (net.architecture, opt, lr), net.architecture
+        build = lambda: training_step(arch, opt, lr, xp)
+        step = compiled.compiled_step(net.backend, key, build)
         if net.backend.compiler != "none":
             state = _counters_as_arrays(state, net._params[0][0], xp)
     stopping = _EarlyStopping(tol, patience)
+    # [speed] Full batches, compiled: chunks of epochs, one dispatch each, where the backend can (chunks.py).
+    k = chunks.EPOCHS_PER_CHUNK
+    epochs_run = compiled.compiled_epochs(net.backend, key, build, k) if step is not None and batches is None else None
+    if epochs_run is not None:
+        run = chunks.run_in_chunks(epochs_run, net._params, state, X, Y, epochs, k, should_stop=stopping.should_stop,
+                                   callback=callback, to_host=net.backend.to_numpy)
+        net._params, net._grads = run.params, None
+        if run.diverged:
+            raise _diverged(len(run.losses), lr, run.losses)
+        if not _all_finite(net._params, xp):  # the last update is checked by no loss
+            net._params = run.last_start
+            raise _diverged(len(run.losses), lr, run.losses, weights=True)
+        return net, xp.asarray(run.losses, dtype=X.dtype, device=device_of(X))
     losses: list[Array] = []
     host_losses: list[float] = []
     before = net._params  # the weights at the start of the last epoch with a finite loss
