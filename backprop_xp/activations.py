@@ -79,13 +79,13 @@ def relu_backward(A: Array, dA: Array, xp: Namespace) -> Array:
 
 def softmax(Z: Array, xp: Namespace) -> Array:
     # Shifting each row by its maximum leaves softmax unchanged and keeps exp finite.
-    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-    return E / xp.sum(E, axis=1, keepdims=True)
+    E = xp.exp(Z - xp.max(Z, axis=-1, keepdims=True))
+    return E / xp.sum(E, axis=-1, keepdims=True)
 
 
 def softmax_backward(A: Array, dA: Array, xp: Namespace) -> Array:
     # Row-wise Jacobian diag(a) - a a^T applied to dA, without forming it.
-    return A * (dA - xp.sum(dA * A, axis=1, keepdims=True))
+    return A * (dA - xp.sum(dA * A, axis=-1, keepdims=True))
 
 
 ACTIVATIONS: dict[str, Callable[[Array, Namespace], Array]] = {

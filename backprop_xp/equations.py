@@ -18,6 +18,14 @@ from ``A_L`` (``output_loss``), and the gradients of the loss are::
     dW_l        = A_{l-1}^T @ Delta_l                      backward
     db_l        = sum over the batch of Delta_l            backward
     Delta_{l-1} = (Delta_l @ W_l^T) (*) act_{l-1}'(Z_{l-1})  backward
+
+The same code trains a population of S networks of one architecture at once:
+give every ``W`` a leading axis, ``(S, n_in, n_out)``, and every ``b`` the shape
+``(S, 1, n_out)``; ``X`` and ``Y`` may be shared, ``(n_samples, n)``, or each
+network's own, ``(S, n_samples, n)``. Products broadcast over the leading axis,
+sums run over the batch axis (-2), the loss is one per network, shape ``(S,)``,
+and a learning rate of shape ``(S, 1, 1)`` gives each network its own. One
+network is the same program without the leading axis.
 """
 
 from __future__ import annotations
@@ -86,6 +94,12 @@ def output_loss(Z_L: Array, A_L: Array, Y: Array, arch: Architecture, xp: Namesp
     return LOSSES[arch.loss](A_L, Y, xp)
 
 
+def _transpose(A: Array, xp: Namespace) -> Array:
+    """The transpose of a matrix, or of each matrix of a stack (a population's)."""
+    # .T is the standard's for 2-D arrays only, and the cheaper call on torch.
+    return A.T if A.ndim == 2 else xp.matrix_transpose(A)
+
+
 def _derivative(name: str, overwrite: bool, xp: Namespace):
     """``DERIVATIVES[name]``, or its in-place twin where ``A`` and ``dA`` may be overwritten."""
     derivative = DERIVATIVES[name]
@@ -129,11 +143,12 @@ def backward(
     grads = []
     for layer in range(len(params) - 1, -1, -1):
         A_in = activations.pop()
-        grads.append((A_in.T @ delta, xp.sum(delta, axis=0)))
+        W, b = params[layer]
+        # A population's biases are (S, 1, n_out): their gradients keep the batch axis.
+        grads.append((_transpose(A_in, xp) @ delta, xp.sum(delta, axis=-2, keepdims=b.ndim > 1)))
         if layer > 0:
-            W = params[layer][0]
-            # delta @ W.T is new; A_in (layer > 0: never the input) has had its last use.
-            delta = _derivative(arch.activations[layer - 1], overwrite, xp)(A_in, delta @ W.T, xp)
+            # delta @ W^T is new; A_in (layer > 0: never the input) has had its last use.
+            delta = _derivative(arch.activations[layer - 1], overwrite, xp)(A_in, delta @ _transpose(W, xp), xp)
     grads.reverse()
     return grads
 
@@ -156,10 +171,10 @@ def loss_and_gradients(
     grads : list of (dW, db), in layer order
     """
     xp = xp or array_namespace(X, Y)
-    if tuple(Y.shape) != (X.shape[0], arch.sizes[-1]):
+    if tuple(Y.shape[-2:]) != (X.shape[-2], arch.sizes[-1]) or Y.ndim not in (2, 3):
         # Checked because a (n,) Y would silently broadcast against (n, 1).
         raise ShapeError(
-            f"Y must have shape {(X.shape[0], arch.sizes[-1])}, the network's output; "
+            f"Y must have shape {(X.shape[-2], arch.sizes[-1])}, the network's output; "
             f"received shape {tuple(Y.shape)}."
         )
     activations, Z_L = forward_with_logits(params, X, arch, xp=xp)

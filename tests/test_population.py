@@ -1,0 +1,62 @@
+"""A population of networks of one architecture, trained by the equations'
+one broadcasting form: weights ``(S, n_in, n_out)``, biases ``(S, 1, n_out)``,
+a learning rate per network ``(S, 1, 1)``. Each network's losses and weights
+equal its own single run (float64, within 1e-12 relative), on every backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import PAIRINGS, random_problem
+
+from backprop_xp import Architecture, equations
+
+S = 3
+LEARNING_RATES = (0.05, 0.25, 1.0)
+
+
+def _population(backend, host_params, dtype="float64"):
+    """The S networks' parameters stacked: W (S, n_in, n_out), b (S, 1, n_out)."""
+    xp = backend.xp
+    stacked = []
+    for layer in range(len(host_params[0])):
+        W = np.stack([p[layer][0] for p in host_params])
+        b = np.stack([p[layer][1][None, :] for p in host_params])
+        stacked.append((backend.from_numpy(W.astype(dtype)), backend.from_numpy(b.astype(dtype))))
+    return stacked, xp
+
+
+def _close(backend, actual, expected):
+    actual = backend.to_numpy(backend.evaluate(actual)[0])
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shared_data", [True, False], ids=["shared-data", "own-data"])
+@pytest.mark.parametrize("output, loss", PAIRINGS)
+def test_a_population_trains_as_its_networks_do_alone(backend, output, loss, shared_data):
+    arch = Architecture.build(3, 3, [4, 5], "tanh", output, loss)
+    problems = [random_problem(arch, 6, seed) for seed in range(S)]
+    host_params = [p for p, _, _ in problems]
+    params, xp = _population(backend, host_params)
+    if shared_data:
+        X, Y = backend.from_numpy(problems[0][1]), backend.from_numpy(problems[0][2])
+        data = [problems[0][1:]] * S
+    else:
+        X = backend.from_numpy(np.stack([p[1] for p in problems]))
+        Y = backend.from_numpy(np.stack([p[2] for p in problems]))
+        data = [p[1:] for p in problems]
+    lr = backend.from_numpy(np.array(LEARNING_RATES).reshape(S, 1, 1))
+    singles = [[(backend.from_numpy(W), backend.from_numpy(b)) for W, b in p] for p in host_params]
+    for _ in range(4):
+        losses, params = equations.sgd_step(params, X, Y, lr, arch, xp=xp)
+        (losses, params) = backend.evaluate(losses, params)
+        assert tuple(losses.shape) == (S,)
+        for i in range(S):
+            Xi, Yi = (backend.from_numpy(a) for a in data[i])
+            loss_i, singles[i] = backend.evaluate(*equations.sgd_step(singles[i], Xi, Yi, LEARNING_RATES[i], arch, xp=xp))
+            _close(backend, losses[i], backend.to_numpy(loss_i))
+    for i in range(S):
+        for (W, b), (Wi, bi) in zip(params, singles[i]):
+            _close(backend, W[i, ...], backend.to_numpy(Wi))
+            _close(backend, b[i, 0, :], backend.to_numpy(bi))
