@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import populations  # [speed]
 from .errors import SettingError
 from .experiment import RunConfig, build_network, load_data, prepare_directory, run
 from .plotting import plot_decision_boundary, plot_losses, save_figure
@@ -78,6 +79,16 @@ def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise SettingError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
+    # [speed] Runs that share an architecture train as one population (populations.py); the pool runs the rest.
+    runs: dict[int, SweepRun] = {}
+    for members in populations.groups(configs):
+        runs.update(zip(members, populations.train_population([configs[i] for i in members])))
+    rest = [i for i in range(len(configs)) if i not in runs]
+    runs.update(zip(rest, _run_in_pool([configs[i] for i in rest], jobs)))
+    return [runs[i] for i in range(len(configs))]
+
+
+def _run_in_pool(configs: Sequence[RunConfig], jobs: int) -> list[SweepRun]:
     jobs = min(jobs, len(configs))  # no idle workers to start
     if jobs <= 1:
         return [_run_one(c) for c in configs]
