@@ -51,18 +51,20 @@ def train_population(configs: Sequence[RunConfig]) -> list[SweepRun]:
     backend, arch, S = nets[0].backend, nets[0].architecture, len(configs)
     xp = backend.xp
     X, Y = nets[0].as_arrays(data.x, targets(configs[0], data, data.y))
-    dtype = nets[0]._params[0][0].dtype
+    initial = [net.host_params() for net in nets]
     params = [
-        (xp.stack([net._params[layer][0] for net in nets]),
-         xp.stack([xp.reshape(net._params[layer][1], (1, -1)) for net in nets]))
+        (backend.from_numpy(np.stack([h[layer][0] for h in initial])),
+         backend.from_numpy(np.stack([h[layer][1][None, :] for h in initial])))
         for layer in range(len(arch.sizes) - 1)
     ]
-    lr = xp.reshape(xp.asarray([c.lr for c in configs], dtype=dtype, device=backend.device), (S, 1, 1))
+    lr = backend.from_numpy(np.array([c.lr for c in configs], dtype=initial[0][0][0].dtype).reshape(S, 1, 1))
     losses = np.empty((configs[0].epochs, S))
     diverged: list[int | None] = [None] * S
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(1, configs[0].epochs + 1):
             loss, params = backend.evaluate(*equations.sgd_step(params, X, Y, lr, arch, xp=xp))
+            # A lazy backend computes into NumPy arrays: back into its own (a no-op elsewhere).
+            params = [(xp.asarray(W), xp.asarray(b)) for W, b in params]
             losses[epoch - 1] = backend.to_numpy(loss)
             for i in range(S):
                 if diverged[i] is None and not math.isfinite(losses[epoch - 1, i]):
