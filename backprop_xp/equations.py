@@ -187,15 +187,18 @@ def loss_and_gradients(
     return loss, backward(params, activations, delta, arch, xp, overwrite=True)
 
 
-def sgd_update(params: Params, grads: Params, learning_rate: float) -> Params:
-    """Plain gradient descent: ``W - learning_rate * dW`` for every parameter."""
+def sgd_update(params: Params, grads: Params, learning_rate: float | Array) -> Params:
+    """Plain gradient descent: ``W - learning_rate * dW`` for every parameter.
+
+    ``learning_rate``: a number, or for a population an array of shape ``(S, 1, 1)``, one per network.
+    """
     # The scalar on the right: torch's reflected operators (2.0 * T) are slower.
     return [(W - dW * learning_rate, b - db * learning_rate) for (W, b), (dW, db) in zip(params, grads)]
 
 
 def sgd_step(
-    params: Params, X: Array, Y: Array, learning_rate: float, arch: Architecture, *, xp: Namespace = None
+    params: Params, X: Array, Y: Array, learning_rate: float | Array, arch: Architecture, *, xp: Namespace = None
 ) -> tuple[Array, Params]:
-    """One training step: the loss before the update and the updated parameters."""
+    """One training step: the loss before the update and the updated parameters (see :func:`sgd_update`)."""
     loss, grads = loss_and_gradients(params, X, Y, arch, xp=xp)
     return loss, sgd_update(params, grads, learning_rate)
