@@ -123,7 +123,7 @@ def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace, *, ove
 
 def backward(
     params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace,
-    *, overwrite: bool = False,
+    *, overwrite: bool = False, deltas: list[Array] | None = None,
 ) -> Params:
     """Propagate ``Delta_L`` back through the layers.
 
@@ -133,6 +133,8 @@ def backward(
     layers' activations and ``delta`` are the caller's temporaries: a
     derivative may be written into them where the namespace allows
     (:func:`inplace.may_overwrite`). ``activations[0]`` (the input) is never written.
+    A list passed as ``deltas`` receives
+    ``Delta_1, ..., Delta_L`` in layer order (for those who watch them: the playground).
 
     Returns
     -------
@@ -144,6 +146,8 @@ def backward(
     for layer in range(len(params) - 1, -1, -1):
         A_in = activations.pop()
         W, b = params[layer]
+        if deltas is not None:
+            deltas.insert(0, delta)
         # A population's biases are (S, 1, n_out): their gradients keep the batch axis.
         grads.append((_transpose(A_in, xp) @ delta, xp.sum(delta, axis=-2, keepdims=b.ndim > 1)))
         if layer > 0:

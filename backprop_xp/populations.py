@@ -44,7 +44,7 @@ def groups(configs: Sequence[RunConfig]) -> list[list[int]]:
 
 def train_population(configs: Sequence[RunConfig]) -> list[SweepRun]:
     """Train runs of one group (see :func:`groups`) as one population; the runs as :func:`sweep._run_one` gives them."""
-    from .sweep import SweepRun
+    from .sweep import SweepRun, finished_run
 
     data = load_data(configs[0])
     nets = [build_network(c, data) for c in configs]  # each its own initial weights
@@ -81,5 +81,6 @@ def train_population(configs: Sequence[RunConfig]) -> list[SweepRun]:
         if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in mine):  # the last update
             runs.append(SweepRun(config, losses[:, i].copy(), [], diverged_at=config.epochs))
         else:
-            runs.append(SweepRun(config, losses[:, i].copy(), mine))
+            nets[i].params = mine
+            runs.append(finished_run(config, data, nets[i], losses[:, i].copy()))
     return runs

@@ -15,16 +15,22 @@ import itertools
 import math
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TextIO
 
 import numpy as np
 
 from . import populations  # [speed]
+from .backends import default_backend_name
+from .datasets import Dataset
 from .errors import SettingError
-from .experiment import RunConfig, build_network, load_data, prepare_directory, run
+from .experiment import RunConfig, accuracy, build_network, load_data, prepare_directory, run, targets
+from .network import NeuralNetwork
 from .plotting import plot_decision_boundary, plot_losses, save_figure
 from .training import TrainingDiverged
 
@@ -39,6 +45,8 @@ class SweepRun:
     losses: np.ndarray  # one per epoch run
     params: list[tuple[np.ndarray, np.ndarray]]
     diverged_at: int | None = None  # the epoch the loss stopped being finite
+    train_accuracy: float = math.nan  # NaN for a run that diverged
+    test_accuracy: float = math.nan  # NaN also where the dataset has no held-out part
 
     @property
     def final_loss(self) -> float:
@@ -67,14 +75,39 @@ def grid(
 def _run_one(config: RunConfig) -> SweepRun:
     try:
         result = run(config)
-        return SweepRun(config, result.losses, result.net.host_params())
     except TrainingDiverged as exc:
         return SweepRun(config, exc.losses, [], diverged_at=exc.epoch)
+    return finished_run(config, result.data, result.net, result.losses)
 
 
-def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[SweepRun]:
+def finished_run(config: RunConfig, data: Dataset, net: NeuralNetwork, losses: np.ndarray) -> SweepRun:
+    """The record of a run that trained to its end: its losses, weights and accuracies."""
+    test = math.nan
+    if data.x_test is not None and data.y_test is not None:
+        test = accuracy(net, data.x_test, targets(config, data, data.y_test))
+    train = accuracy(net, data.x, targets(config, data, data.y))
+    return SweepRun(config, losses, net.host_params(), train_accuracy=train, test_accuracy=test)
+
+
+def _run_indexed(item: tuple[int, RunConfig]) -> tuple[int, SweepRun]:
+    return item[0], _run_one(item[1])
+
+
+def _ignore_interrupts() -> None:
+    """A worker's initialiser: Ctrl-C is the parent's to handle; it ends the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_sweep(
+    configs: Sequence[RunConfig], *, jobs: int | None = None, progress: Callable[[SweepRun], None] | None = None
+) -> list[SweepRun]:
     """Run every configuration, in ``jobs`` worker processes (default: one per core this
-    process may use), and return the runs in the order of ``configs``."""
+    process may use), and return the runs in the order of ``configs``.
+
+    ``progress`` is called with each run as it ends (in the order they end). A
+    ``KeyboardInterrupt`` in the parent, whether or not the workers got the
+    signal too, terminates every worker before it is raised on.
+    """
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -82,31 +115,101 @@ def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[
     # [speed] Runs that share an architecture train as one population (populations.py); the pool runs the rest.
     runs: dict[int, SweepRun] = {}
     for members in populations.groups(configs):
-        runs.update(zip(members, populations.train_population([configs[i] for i in members])))
+        for i, r in zip(members, populations.train_population([configs[i] for i in members])):
+            runs[i] = r
+            if progress is not None:
+                progress(r)
     rest = [i for i in range(len(configs)) if i not in runs]
-    runs.update(zip(rest, _run_in_pool([configs[i] for i in rest], jobs)))
+    runs.update(zip(rest, _run_in_pool([configs[i] for i in rest], jobs, progress)))
     return [runs[i] for i in range(len(configs))]
 
 
-def _run_in_pool(configs: Sequence[RunConfig], jobs: int) -> list[SweepRun]:
+def _run_in_pool(
+    configs: Sequence[RunConfig], jobs: int, progress: Callable[[SweepRun], None] | None
+) -> list[SweepRun]:
     jobs = min(jobs, len(configs))  # no idle workers to start
+    runs: list[SweepRun | None] = [None] * len(configs)
     if jobs <= 1:
-        return [_run_one(c) for c in configs]
+        for i, c in enumerate(configs):
+            runs[i] = _run_one(c)
+            if progress is not None:
+                progress(runs[i])
+        return runs  # type: ignore[return-value]
+    for i, r in _in_workers(configs, jobs):
+        runs[i] = r
+        if progress is not None:
+            progress(r)
+    return runs  # type: ignore[return-value]
+
+
+def _in_workers(configs: Sequence[RunConfig], jobs: int):
+    """Yield ``(index, run)`` as the workers finish; on any exit before the end (Ctrl-C), terminate them.
+
+    A process pool's orderly shutdown waits for the runs in progress, which a
+    worker that never saw the interrupt finishes in its own time: terminate()
+    ends them at once instead.
+    """
     # "spawn": a clean interpreter per worker, safe whatever the parent imported (torch, JAX threads).
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_run_one, configs))
+    pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_ignore_interrupts)
+    try:
+        results = pool.imap_unordered(_run_indexed, list(enumerate(configs)))
+        for _ in configs:
+            while True:
+                try:  # a short wait, so that the parent sees a signal at once
+                    yield results.next(timeout=0.2)
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+class SweepProgress:
+    """``sweep: 12/36 runs, best final loss 0.00047 (hidden 5-3, ...)``, redrawn in place on a terminal only."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stdout, *, enabled: bool = True) -> None:
+        isatty = getattr(stream, "isatty", None)
+        self.total, self.stream = total, stream
+        self.enabled = enabled and bool(isatty and isatty())
+        self.done, self.best, self.best_name = 0, math.inf, ""
+        self._drawn, self._start = False, time.monotonic()
+
+    def update(self, r: SweepRun) -> None:
+        self.done += 1
+        if math.isfinite(r.final_loss) and r.final_loss < self.best:
+            self.best, self.best_name = r.final_loss, f"{r.config.describe()}, seed {r.config.seed}"
+        if self.enabled:
+            best = f", best final loss {self.best:.3g} ({self.best_name})" if self.best_name else ""
+            line = f"\rsweep: {self.done}/{self.total} runs in {time.monotonic() - self._start:.0f} s{best}"
+            self.stream.write(line + "\x1b[K")  # clear what a longer line left
+            self.stream.flush()
+            self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
 
 
 def write_csv(runs: Sequence[SweepRun], path: Path, threshold: float) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["hidden", "lr", "init", "seed", "final_loss", f"epochs_to_{threshold:g}", "epochs_run"])
+        writer.writerow([
+            "hidden", "lr", "init", "seed", "final_loss", f"epochs_to_{threshold:g}", "epochs_run",
+            "train_accuracy", "test_accuracy",
+        ])
         for r in runs:
             c = r.config
             reached = r.epochs_to(threshold)
             writer.writerow([
                 "-".join(map(str, c.hidden)) or "none", c.lr, c.init, c.seed,
                 f"{r.final_loss:.6g}", "" if reached is None else reached, r.losses.size,
+                *("" if math.isnan(a) else f"{a:.4g}" for a in (r.train_accuracy, r.test_accuracy)),
             ])
 
 
@@ -127,7 +230,7 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
     rows = math.ceil(len(groups) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, (name, members) in zip(axes, groups.items()):
+    for i, (ax, (name, members)) in enumerate(zip(axes, groups.items())):
         first = members[0]
         data = load_data(first.config)
         if first.diverged_at:
@@ -136,12 +239,18 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
         else:
             net = build_network(dataclasses.replace(first.config, backend="numpy"), data)
             net.params = first.params
-            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False)
+            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False, legend=i == 0)
             ax.set_xlabel("")
             ax.set_ylabel("")
         ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
     for ax in axes[len(groups):]:
         ax.set_axis_off()
+    first = runs[0].config
+    figure.suptitle(
+        f"{load_data(first).name}, {first.hidden_activation}/{first.output_activation}, "
+        f"backend {first.backend or default_backend_name()}: network output on the fixed scale 0 (blue) to 1 (red), "
+        "the 0.5 level in black", fontsize=10,
+    )
     save_figure(figure, path)
 
 

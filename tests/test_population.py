@@ -79,6 +79,7 @@ def test_a_sweeps_population_gives_each_runs_own_results(backend):
     for run in runs:
         alone = _run_one(run.config)
         assert run.diverged_at == alone.diverged_at
+        np.testing.assert_equal([run.train_accuracy, run.test_accuracy], [alone.train_accuracy, alone.test_accuracy])
         np.testing.assert_allclose(run.losses, alone.losses, rtol=1e-12)
         for got, want in zip([a for pair in run.params for a in pair], [a for pair in alone.params for a in pair]):
             # Relative to the array's norm: torch's batched products round an
