@@ -34,8 +34,17 @@ def tanh(Z: Array, xp: Namespace) -> Array:
 
 def tanh_backward(A: Array, dA: Array, xp: Namespace) -> Array:
     # dA * (1 - A*A), written without a scalar on the left of an operator:
-    # torch runs ``1 - T`` through a slow reflected-operator wrapper.
-    return dA - (dA * A) * A
+    # torch runs ``1 - T`` through a slow reflected-operator wrapper. The
+    # order of the products is the one tanh_backward_overwriting can do in place.
+    return dA - (A * A) * dA
+
+
+def tanh_backward_overwriting(A: Array, dA: Array, xp: Namespace) -> Array:
+    # tanh_backward's three operations, each written into A or dA: no temporary.
+    A *= A
+    A *= dA
+    dA -= A
+    return dA
 
 
 def sigmoid(Z: Array, xp: Namespace) -> Array:
@@ -48,6 +57,15 @@ def sigmoid(Z: Array, xp: Namespace) -> Array:
 
 def sigmoid_backward(A: Array, dA: Array, xp: Namespace) -> Array:
     return dA * (A * (1 - A))
+
+
+def sigmoid_backward_overwriting(A: Array, dA: Array, xp: Namespace) -> Array:
+    # sigmoid_backward's three operations with one temporary instead of three
+    # (both products commute exactly).
+    T = 1 - A
+    T *= A
+    dA *= T
+    return dA
 
 
 def relu(Z: Array, xp: Namespace) -> Array:
@@ -63,13 +81,13 @@ def relu_backward(A: Array, dA: Array, xp: Namespace) -> Array:
 
 def softmax(Z: Array, xp: Namespace) -> Array:
     # Shifting each row by its maximum leaves softmax unchanged and keeps exp finite.
-    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-    return E / xp.sum(E, axis=1, keepdims=True)
+    E = xp.exp(Z - xp.max(Z, axis=-1, keepdims=True))
+    return E / xp.sum(E, axis=-1, keepdims=True)
 
 
 def softmax_backward(A: Array, dA: Array, xp: Namespace) -> Array:
     # Row-wise Jacobian diag(a) - a a^T applied to dA, without forming it.
-    return A * (dA - xp.sum(dA * A, axis=1, keepdims=True))
+    return A * (dA - xp.sum(dA * A, axis=-1, keepdims=True))
 
 
 ACTIVATIONS: dict[str, Callable[[Array, Namespace], Array]] = {
@@ -86,6 +104,16 @@ DERIVATIVES: dict[str, Callable[[Array, Array, Namespace], Array]] = {
     "sigmoid": sigmoid_backward,
     "softmax": softmax_backward,
     "tanh": tanh_backward,
+}
+
+#: In-place twins of derivatives, keyed by the function they stand in for:
+#: the same result, but they may overwrite both ``A`` and ``dA``. The engine
+#: uses one only where both are temporaries of its own step and the namespace
+#: allows it (:func:`inplace.may_overwrite`); a derivative replaced in
+#: ``DERIVATIVES`` (a test's deliberate mistake) has no twin and runs as it is.
+OVERWRITING: dict[Callable[[Array, Array, Namespace], Array], Callable[[Array, Array, Namespace], Array]] = {
+    tanh_backward: tanh_backward_overwriting,
+    sigmoid_backward: sigmoid_backward_overwriting,
 }
 
 #: Activations that act on each unit alone; softmax couples the units of a

@@ -104,6 +104,19 @@ class Backend:
         wrap = _LIBRARIES[self.library].compiler(self.device)[1]
         return step if wrap is None else wrap(step)
 
+    def compile_epochs(self, step: Callable[..., Any], k: int) -> Callable[..., Any] | None:
+        """Up to ``k`` full-batch epochs of ``step`` in one dispatch, compiled; None where this backend cannot.
+
+        Returns ``run(params, state, X, Y, n) -> (losses, params, state, last_start)``:
+        ``n`` epochs (``1 <= n <= k``, a 0-d integer or int, not a new
+        compilation per value), ``losses`` of shape ``(k,)`` with the first
+        ``n`` entries each epoch's loss before its update, the parameters and
+        state after the ``n``-th update, and ``last_start`` the parameters
+        the ``n``-th update started from. Nothing is updated in place.
+        """
+        hook = _LIBRARIES[self.library].epochs_compiler
+        return None if hook is None else hook(step, k)
+
 
 class _NoGPU(Exception):
     """Raised by a loader when the device asked for is not present."""
@@ -143,6 +156,8 @@ class _Library:
     # device -> (the compiler's name, a function that compiles a training step; None: run it as written)
     compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
     activate: Callable[[Device], contextlib.AbstractContextManager[Any]] = _no_activation  # device -> context
+    # (step, k) -> a compiled run of up to k epochs (Backend.compile_epochs); None: one dispatch per epoch
+    epochs_compiler: Callable[[Callable[..., Any], int], Callable[..., Any]] | None = None
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -326,6 +341,26 @@ def _jax_jit(step: Callable[..., Any]) -> Callable[..., Any]:
     return jax.jit(step, donate_argnums=(1,))
 
 
+def _jax_epochs(step: Callable[..., Any], k: int) -> Callable[..., Any]:
+    import jax
+    import jax.numpy as jnp
+
+    def run(params: Any, state: Any, X: Any, Y: Any, n: Any) -> tuple[Any, Any, Any, Any]:
+        def epoch(i: Any, carry: Any) -> Any:
+            params, state, _, losses = carry
+            loss, new, state = step(params, state, X, Y)
+            return new, state, params, losses.at[i].set(loss)
+
+        losses = jnp.zeros((k,), dtype=X.dtype)
+        # A loop of a traced length: one compilation serves every n up to k.
+        params, state, last_start, losses = jax.lax.fori_loop(0, n, epoch, (params, state, params, losses))
+        return losses, params, state, last_start
+
+    # Nothing donated: the chunk runner replays from a chunk's start when it
+    # stops or diverges inside it.
+    return jax.jit(run)
+
+
 # --- dask ------------------------------------------------------------------
 
 
@@ -400,6 +435,7 @@ _LIBRARIES: dict[str, _Library] = {
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
         compiler=_jax_compiler,
+        epochs_compiler=_jax_epochs,
     ),
     "array_api_strict": _Library(
         module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,

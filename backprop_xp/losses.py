@@ -2,7 +2,8 @@
 
 ``LOSSES[name](A, Y, xp)`` is the loss of a batch as a 0-d array, where ``A`` is
 the network's output and ``Y`` the targets, both of shape
-``(n_samples, n_outputs)``. ``LOSS_GRADIENTS[name](A, Y, xp)`` is ``dLoss/dA``,
+``(n_samples, n_outputs)``; for a population, ``A`` of shape
+``(n_networks, n_samples, n_outputs)`` gives one loss per network. ``LOSS_GRADIENTS[name](A, Y, xp)`` is ``dLoss/dA``,
 of the same shape. The losses are means over the batch, so each sample's share
 of a gradient carries a factor ``1 / n_samples``.
 
@@ -23,6 +24,10 @@ from array_api_compat import device
 if TYPE_CHECKING:
     from ._types import Array, Namespace
 
+#: The axes of one network's batch, (samples, outputs): a population of
+#: networks (a leading axis) gets one loss per network, a single network a 0-d loss.
+_BATCH = (-2, -1)
+
 
 def _probabilities(A: Array, xp: Namespace) -> Array:
     # Saturated float outputs can round to exactly 0 or 1; keep the logs finite
@@ -35,49 +40,49 @@ def _probabilities(A: Array, xp: Namespace) -> Array:
 
 def mse(A: Array, Y: Array, xp: Namespace) -> Array:
     """Mean over all elements of ``(A - Y)**2`` (the lab's loss)."""
-    n_samples, n_outputs = A.shape
+    n_samples, n_outputs = A.shape[-2:]
     D = A - Y
     # A sum and a product: cheaper than xp.mean on every backend, and the same value.
-    return xp.sum(D * D) * (1 / (n_samples * n_outputs))
+    return xp.sum(D * D, axis=_BATCH) * (1 / (n_samples * n_outputs))
 
 
 def mse_gradient(A: Array, Y: Array, xp: Namespace) -> Array:
-    n_samples, n_outputs = A.shape
+    n_samples, n_outputs = A.shape[-2:]
     return (A - Y) * (2 / (n_samples * n_outputs))
 
 
 def binary_crossentropy(A: Array, Y: Array, xp: Namespace) -> Array:
     """Mean over all elements of ``-(Y log A + (1 - Y) log(1 - A))``."""
     P = _probabilities(A, xp)
-    return -xp.mean(Y * xp.log(P) + (1 - Y) * xp.log1p(-P))
+    return -xp.mean(Y * xp.log(P) + (1 - Y) * xp.log1p(-P), axis=_BATCH)
 
 
 def binary_crossentropy_gradient(A: Array, Y: Array, xp: Namespace) -> Array:
-    n_samples, n_outputs = A.shape
+    n_samples, n_outputs = A.shape[-2:]
     P = _probabilities(A, xp)
     return (P - Y) / (P * (1 - P) * (n_samples * n_outputs))
 
 
 def categorical_crossentropy(A: Array, Y: Array, xp: Namespace) -> Array:
     """Mean over samples of ``-sum_k Y_k log A_k``."""
-    return -xp.sum(Y * xp.log(_probabilities(A, xp))) / A.shape[0]
+    return -xp.sum(Y * xp.log(_probabilities(A, xp)), axis=_BATCH) / A.shape[-2]
 
 
 def categorical_crossentropy_gradient(A: Array, Y: Array, xp: Namespace) -> Array:
-    return -Y / (_probabilities(A, xp) * A.shape[0])
+    return -Y / (_probabilities(A, xp) * A.shape[-2])
 
 
 def sigmoid_binary_crossentropy_delta(A: Array, Y: Array, xp: Namespace) -> Array:
     # sigmoid' = A(1 - A) cancels the denominator of the loss gradient exactly,
     # which is cheaper and stays exact where A has saturated to 0 or 1.
-    n_samples, n_outputs = A.shape
+    n_samples, n_outputs = A.shape[-2:]
     return (A - Y) * (1 / (n_samples * n_outputs))
 
 
 def softmax_categorical_crossentropy_delta(A: Array, Y: Array, xp: Namespace) -> Array:
     # The softmax Jacobian applied to -Y/A gives A * sum(Y) - Y per row: the
     # familiar A - Y when each row of Y sums to one, and still exact when not.
-    return (A * xp.sum(Y, axis=1, keepdims=True) - Y) * (1 / A.shape[0])
+    return (A * xp.sum(Y, axis=-1, keepdims=True) - Y) * (1 / A.shape[-2])
 
 
 def _softplus_tail(Z: Array, xp: Namespace) -> Array:
@@ -88,43 +93,43 @@ def _softplus_tail(Z: Array, xp: Namespace) -> Array:
 
 def sigmoid_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
     """``binary_crossentropy(sigmoid(Z), Y)`` from the logits ``Z``."""
-    n_samples, n_outputs = Z.shape
+    n_samples, n_outputs = Z.shape[-2:]
     # -log sigmoid(Z) = softplus(-Z) and -log(1 - sigmoid(Z)) = softplus(Z), so
     # each element is Y max(-Z, 0) + (1 - Y) max(Z, 0) + log1p(exp(-|Z|)),
     # written as (step(Z) - Y) * Z + tail: a sum of terms >= 0, no cancellation.
     step = xp.astype(Z >= 0, Z.dtype)
-    return xp.sum((step - Y) * Z + _softplus_tail(Z, xp)) * (1 / (n_samples * n_outputs))
+    return xp.sum((step - Y) * Z + _softplus_tail(Z, xp), axis=_BATCH) * (1 / (n_samples * n_outputs))
 
 
 def softmax_categorical_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
     """``categorical_crossentropy(softmax(Z), Y)`` from the logits ``Z``."""
     # -log softmax(Z) = logsumexp(Z) - Z = log(sum(exp(S))) - S with S = Z - max(Z) <= 0:
     # exp(S) <= 1, its row sum lies in [1, n_outputs], and each term is >= 0.
-    S = Z - xp.max(Z, axis=1, keepdims=True)
-    log_sum = xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))
-    return xp.sum(Y * (log_sum - S)) * (1 / Z.shape[0])
+    S = Z - xp.max(Z, axis=-1, keepdims=True)
+    log_sum = xp.log(xp.sum(xp.exp(S), axis=-1, keepdims=True))
+    return xp.sum(Y * (log_sum - S), axis=_BATCH) * (1 / Z.shape[-2])
 
 
 def softmax_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -> Array:
     """``binary_crossentropy(softmax(Z), Y)`` from the logits ``Z``."""
-    n_samples, n_outputs = Z.shape
-    S = Z - xp.max(Z, axis=1, keepdims=True)
+    n_samples, n_outputs = Z.shape[-2:]
+    S = Z - xp.max(Z, axis=-1, keepdims=True)
     E = xp.exp(S)
-    total = xp.sum(E, axis=1, keepdims=True)
+    total = xp.sum(E, axis=-1, keepdims=True)
     log_total = xp.log(total)
     # -log(1 - A_i) = log(total) - log(rest_i) with rest_i = total - E_i, the sum
     # over the other units. For every unit but the row's largest, rest_i >= 1
     # (it holds the largest's E = 1) and the subtraction is accurate. For the
     # largest, rest is the sum of the others, which may all underflow: take it
     # in logs, shifted by the second largest S (finite, as n_outputs >= 2).
-    top = xp.argmax(S, axis=1, keepdims=True) == xp.arange(n_outputs, device=device(Z))
+    top = xp.argmax(S, axis=-1, keepdims=True) == xp.arange(n_outputs, device=device(Z))
     others = xp.where(top, -xp.inf, S)
-    second = xp.max(others, axis=1, keepdims=True)
-    log_rest_of_top = second + xp.log(xp.sum(xp.exp(others - second), axis=1, keepdims=True))
+    second = xp.max(others, axis=-1, keepdims=True)
+    log_rest_of_top = second + xp.log(xp.sum(xp.exp(others - second), axis=-1, keepdims=True))
     # The maximum only keeps the unused branch of the top unit (total - 1 >= 0) finite.
     log_rest = xp.where(top, log_rest_of_top, xp.log(xp.maximum(total - E, 1.0)))
     loss = Y * (log_total - S) + (1 - Y) * (log_total - log_rest)
-    return xp.sum(loss) * (1 / (n_samples * n_outputs))
+    return xp.sum(loss, axis=_BATCH) * (1 / (n_samples * n_outputs))
 
 
 LOSSES: dict[str, Callable[[Array, Array, Namespace], Array]] = {

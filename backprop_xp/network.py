@@ -261,21 +261,30 @@ class NeuralNetwork:
     def _check_values(self, X: Array, Y: Array | None = None, *, name: str = "x") -> None:
         """Refuse NaN or infinite values in ``X`` and ``Y``, and cross-entropy targets outside [0, 1].
 
-        One reduction per array, computed together: on dask, one pass over the chunks.
+        First one reduction per array, computed together (on dask, one pass
+        over the chunks): a sum is finite only if every element is, and costs
+        far less than an elementwise test and its boolean array. Only where a
+        sum is not finite (NaN or inf inside, or finite values whose sum
+        overflows) does the elementwise test decide.
         """
         xp, evaluate = self.backend.xp, self.backend.evaluate
         cross_entropy = self.architecture.loss != "mse"
-        tests = [xp.all(xp.isfinite(X))]
+        tests = [xp.isfinite(xp.sum(X))]
         if Y is not None:  # for the cross-entropies, in [0, 1] (False for NaN too); else finite
-            tests.append(xp.all((Y >= 0) & (Y <= 1)) if cross_entropy else xp.all(xp.isfinite(Y)))
+            tests.append((xp.min(Y) >= 0) & (xp.max(Y) <= 1) if cross_entropy else xp.isfinite(xp.sum(Y)))
         passed = [bool(t) for t in evaluate(*tests)]
+        if not passed[0]:
+            passed[0] = bool(evaluate(xp.all(xp.isfinite(X)))[0])
         if not passed[0]:
             raise NonFiniteError(
                 f"{name} holds NaN or infinite values; expected finite numbers. Remove or replace them first."
             )
         if Y is None or passed[1]:
             return
-        if not cross_entropy or not bool(evaluate(xp.all(xp.isfinite(Y)))[0]):
+        finite = bool(evaluate(xp.all(xp.isfinite(Y)))[0])
+        if finite and not cross_entropy:
+            return  # finite values whose sum overflowed
+        if not finite:
             raise NonFiniteError("y holds NaN or infinite values; expected finite numbers. Remove or replace them first.")
         low, high = (float(v) for v in evaluate(xp.min(Y), xp.max(Y)))
         raise LabelError(

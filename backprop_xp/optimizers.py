@@ -68,11 +68,12 @@ def Momentum(beta: float = MOMENTUM, *, nesterov: bool = False) -> Optimizer:
     nesterov = check("nesterov", nesterov, Boolean())
 
     def update(params: Params, grads: Params, velocity: Params, learning_rate: float, xp: Namespace):
-        velocity = [(beta * vW + dW, beta * vb + db) for (vW, vb), (dW, db) in zip(velocity, grads)]
+        # Scalars on the right of an operator: torch's reflected operators are slower.
+        velocity = [(vW * beta + dW, vb * beta + db) for (vW, vb), (dW, db) in zip(velocity, grads)]
         steps = velocity
         if nesterov:
-            steps = [(dW + beta * vW, db + beta * vb) for (vW, vb), (dW, db) in zip(velocity, grads)]
-        new = [(W - learning_rate * sW, b - learning_rate * sb) for (W, b), (sW, sb) in zip(params, steps)]
+            steps = [(dW + vW * beta, db + vb * beta) for (vW, vb), (dW, db) in zip(velocity, grads)]
+        new = [(W - sW * learning_rate, b - sb * learning_rate) for (W, b), (sW, sb) in zip(params, steps)]
         return new, velocity
 
     return Optimizer(_momentum_init, update)
@@ -85,6 +86,14 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
 
 class AdamState(NamedTuple):
+    """Adam's step count and moments, each kept without its ``(1 - beta)`` factor.
+
+    ``first`` is ``M = m / (1 - beta1)`` and ``second`` is ``V = v / (1 - beta2)``,
+    where ``m`` and ``v`` are Kingma and Ba's moments: ``M <- beta1 M + g`` is
+    two array operations where ``m <- beta1 m + (1 - beta1) g`` is three, and
+    the factors fold into the step size and epsilon, which are scalars.
+    """
+
     step: Any  # an int, or a 0-d array in a compiled step
     first: Params
     second: Params
@@ -115,26 +124,30 @@ def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON, *, we
     beta2 = check("beta2", beta2, Real(low=0, high=1, high_open=True))
     eps = check("eps", eps, Real(low=0, low_open=True))
     weight_decay = check("weight_decay", weight_decay, Real(low=0))
+    # The moments' factors, folded into the step: m = (1 - beta1) M, sqrt(v) = sqrt(1 - beta2) sqrt(V).
+    first_factor, second_root = 1 - beta1, math.sqrt(1 - beta2)
 
     def update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
         t = state.step + 1
-        # The bias corrections (Python floats, or 0-d arrays in a compiled step): folded into one step size.
+        # W - lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2,
+        # is W - step_size M / (sqrt(V) + eps'): the bias corrections (Python floats,
+        # or 0-d arrays in a compiled step) and the moments' factors are all in
+        # the two scalars. Ten array operations per parameter array; scalars on
+        # the right of an operator (torch's reflected operators are slower).
         correction1, correction2 = _bias_corrections(t, beta1, beta2, xp)
-        step_size = learning_rate * correction2**0.5 / correction1
-        eps_hat = eps * correction2**0.5
-
-        def moments(m, v, g):
-            return beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * (g * g)
+        root2 = correction2**0.5
+        step_size = learning_rate * first_factor / second_root * root2 / correction1
+        eps_hat = eps / second_root * root2
 
         first, second, new = [], [], []
         for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(params, grads, state.first, state.second):
-            mW, vW = moments(mW, vW, dW)
-            mb, vb = moments(mb, vb, db)
+            mW, mb = mW * beta1 + dW, mb * beta1 + db
+            vW, vb = vW * beta2 + dW * dW, vb * beta2 + db * db
             first.append((mW, mb))
             second.append((vW, vb))
             if weight_decay:
-                W = W - (learning_rate * weight_decay) * W
-            new.append((W - step_size * mW / (xp.sqrt(vW) + eps_hat), b - step_size * mb / (xp.sqrt(vb) + eps_hat)))
+                W = W - W * (learning_rate * weight_decay)
+            new.append((W - mW / (xp.sqrt(vW) + eps_hat) * step_size, b - mb / (xp.sqrt(vb) + eps_hat) * step_size))
         return new, AdamState(t, first, second)
 
     return Optimizer(_adam_init, update)

@@ -25,9 +25,12 @@ from typing import TextIO
 
 import numpy as np
 
+from . import populations  # [speed]
 from .backends import default_backend_name
+from .datasets import Dataset
 from .errors import SettingError
 from .experiment import RunConfig, accuracy, build_network, load_data, prepare_directory, run, targets
+from .network import NeuralNetwork
 from .plotting import plot_decision_boundary, plot_losses, save_figure
 from .training import TrainingDiverged
 
@@ -74,12 +77,16 @@ def _run_one(config: RunConfig) -> SweepRun:
         result = run(config)
     except TrainingDiverged as exc:
         return SweepRun(config, exc.losses, [], diverged_at=exc.epoch)
-    data, net = result.data, result.net
+    return finished_run(config, result.data, result.net, result.losses)
+
+
+def finished_run(config: RunConfig, data: Dataset, net: NeuralNetwork, losses: np.ndarray) -> SweepRun:
+    """The record of a run that trained to its end: its losses, weights and accuracies."""
     test = math.nan
     if data.x_test is not None and data.y_test is not None:
         test = accuracy(net, data.x_test, targets(config, data, data.y_test))
     train = accuracy(net, data.x, targets(config, data, data.y))
-    return SweepRun(config, result.losses, net.host_params(), train_accuracy=train, test_accuracy=test)
+    return SweepRun(config, losses, net.host_params(), train_accuracy=train, test_accuracy=test)
 
 
 def _run_indexed(item: tuple[int, RunConfig]) -> tuple[int, SweepRun]:
@@ -105,6 +112,21 @@ def run_sweep(
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise SettingError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
+    # [speed] Runs that share an architecture train as one population (populations.py); the pool runs the rest.
+    runs: dict[int, SweepRun] = {}
+    for members in populations.groups(configs):
+        for i, r in zip(members, populations.train_population([configs[i] for i in members])):
+            runs[i] = r
+            if progress is not None:
+                progress(r)
+    rest = [i for i in range(len(configs)) if i not in runs]
+    runs.update(zip(rest, _run_in_pool([configs[i] for i in rest], jobs, progress)))
+    return [runs[i] for i in range(len(configs))]
+
+
+def _run_in_pool(
+    configs: Sequence[RunConfig], jobs: int, progress: Callable[[SweepRun], None] | None
+) -> list[SweepRun]:
     jobs = min(jobs, len(configs))  # no idle workers to start
     runs: list[SweepRun | None] = [None] * len(configs)
     if jobs <= 1:

@@ -28,7 +28,7 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from . import equations, graphs
+from . import chunks, compiled, equations, graphs  # [speed] chunks, compiled
 from .backends import on_the_networks_device
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
@@ -414,9 +414,22 @@ def train(
     step = None
     opt_state = state.optimizer_state
     if compile:
-        step = net.backend.compile(training_step(net.architecture, opt, lr, xp, alpha=alpha))
+        # Kept across train() calls where the compiler allows (compiled.py): a second call compiles nothing.
+        arch = net.architecture
+        key = (arch, opt, lr, alpha)
+
+        def build() -> Callable[..., Any]:
+            return training_step(arch, opt, lr, xp, alpha=alpha)
+
+        step = compiled.compiled_step(net.backend, key, build)
         if net.backend.compiler != "none":
             opt_state = _counters_as_arrays(opt_state, params[0][0], xp)
+        # Full batches and no validation set: chunks of epochs, one dispatch each, where the backend can.
+        if batches is None and not scoring:
+            run_epochs = compiled.compiled_epochs(net.backend, key, build, chunks.EPOCHS_PER_CHUNK)
+            if run_epochs is not None:
+                return _train_in_chunks(net, state, run_epochs, params, opt_state, X, Y, epochs, lr,
+                                        tol, patience, callback)
     # A CUDA graph reuses its output buffers: keep() holds the rollback weights
     # for as long as they are needed (copied only when about to be overwritten).
     keep = graphs.keeper(step)
@@ -496,6 +509,39 @@ def train(
     # Stacked where they are: on a lazy backend, evaluate() has made them NumPy.
     return net, array_namespace(*losses).stack(losses)
 
+
+
+def _train_in_chunks(
+    net: NeuralNetwork, state: TrainingState, run_epochs: Callable[..., Any], params: Params, opt_state: Any,
+    X: Array, Y: Array, epochs: int, lr: float, tol: float | None, patience: int, callback: Callable[..., Any] | None,
+) -> tuple[NeuralNetwork, Array]:
+    """:func:`train`'s full-batch compiled epochs, a chunk per dispatch (:mod:`chunks`), with the eager loop's rules."""
+    n, xp = X.shape[0], net.backend.xp
+
+    def on_epoch(loss: float, loss_array: Array) -> bool:
+        state.epoch, state.t = state.epoch + 1, state.t + n
+        state.losses.append(loss)
+        stop = _plateau(state, loss, tol, patience)
+        if callback is not None:
+            try:
+                stop = callback(state.epoch, loss_array) is True or stop
+            except StopTraining:
+                stop = True
+        return stop
+
+    run = chunks.run_in_chunks(run_epochs, params, opt_state, X, Y, epochs, chunks.EPOCHS_PER_CHUNK,
+                               on_epoch=on_epoch, to_host=net.backend.to_numpy)
+    net.set_trained(run.params)
+    state.params, state.optimizer_state = net.params, run.state
+    if run.diverged:
+        state.losses.append(run.losses[-1])
+        raise _diverged(state.epoch + 1, lr, state.losses)
+    state.stopped = len(run.losses) < epochs
+    if not _all_finite(run.params, xp):  # the last update is checked by no loss
+        net.set_trained(run.last_start)
+        state.params = net.params
+        raise _diverged(state.epoch, lr, state.losses, weights=True)
+    return net, xp.asarray(run.losses, dtype=X.dtype, device=device_of(X))
 
 def _split(X: Array, Y: Array, fraction: float, seed: int, net: NeuralNetwork) -> tuple[Array, Array, Array, Array]:
     """``X, Y`` split into training and validation rows, at random from a generator of its own (seeded with ``seed``)."""

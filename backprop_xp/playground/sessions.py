@@ -33,12 +33,13 @@ from ..errors import InputTypeError, SettingError, StateError, UnknownNameError
 from ..experiment import RunConfig, build_network, load_data, output_size, targets
 from ..initializers import INITIALIZERS
 from ..losses import LOSSES
-from ..optimizers import OPTIMIZERS, get_optimizer
+from ..errors import TrainingDiverged
+from ..optimizers import OPTIMIZERS
 from ..settings import Integer, Options, Real, check
-from ..training import _batches
+from ..training import TrainingState, train
 
 if TYPE_CHECKING:
-    from .._types import Array, Params
+    from .._types import Array
 
 #: The 2-D datasets the page offers (digits is not drawn in the plane).
 DATASETS = ("five-points", *GENERATED)
@@ -174,15 +175,10 @@ class Session:
         self.data = load_data(run)
         self.net = build_network(run, self.data)  # checks the architecture: loss against output, softmax width
         self.X, self.Y = self.net.as_arrays(self.data.x, targets(run, self.data, self.data.y))
-        self.optimizer = get_optimizer(config["optimizer"])
-        (self.state,) = backend.evaluate(self.optimizer.init(self.net._params, backend.xp))
-        n = self.X.shape[0]
-        size = config["batch_size"]
-        self.batches = _batches(self.X, self.Y, size, config["seed"], self.net) if size and size < n else None
-        self.epoch = 0
-        self.losses: list[float] = []
+        # What train() carries from one step to the next: optimiser state, shuffling, epochs, losses.
+        self.training = TrainingState()
+        self.losses: list[float] = []  # the finite ones
         self.diverged: str | None = None  # why the session stopped, once its loss is not finite
-        self._finite = self.net._params, self.state  # weights and state of the last epoch with a finite loss
         self.grid_axes = self._grid_axes(config["grid"])
         u, v = np.meshgrid(*self.grid_axes)
         self.G = backend.from_numpy(np.stack([u.ravel(), v.ravel()], axis=1).astype(config["dtype"]))
@@ -212,38 +208,28 @@ class Session:
                 f"expected at most {limits.max_epochs} epochs in a session; received a step to epoch "
                 f"{self.epoch + epochs}. Reset to start again."
             )
-        xp, arch, lr, opt = self.backend.xp, self.net.architecture, self.config["lr"], self.optimizer
-        new: list[float] = []
-        for _ in range(epochs):
-            start = self.net._params, self.state
-            with np.errstate(over="ignore", invalid="ignore"):
-                if self.batches is None:
-                    loss, self.net._params, self.state = self._update(self.X, self.Y, arch, lr, opt, xp)
-                else:
-                    total = 0.0
-                    for Xb, Yb in self.batches():
-                        loss_b, self.net._params, self.state = self._update(Xb, Yb, arch, lr, opt, xp)
-                        total = total + loss_b * Xb.shape[0]
-                    loss = total / self.X.shape[0]
-                value = float(loss)
-            if not math.isfinite(value):
-                self.net._params, self.state = self._finite
-                self.diverged = (
-                    f"the loss became {value} at epoch {self.epoch + 1} with learning rate {lr:g}; "
-                    "try a smaller one and Reset."
-                )
-                break
-            self._finite = start  # these weights gave a finite loss
-            self.epoch += 1
-            new.append(value)
+        lr = self.config["lr"]
+        try:
+            # train() continues where the last step stopped (TrainingState): the same
+            # epochs, batches and weights as one train() call of all the steps' epochs.
+            _, losses = train(
+                self.X, self.Y, self.net, epochs, lr, optimizer=self.config["optimizer"],
+                batch_size=self.config["batch_size"], seed=self.config["seed"], state=self.training,
+            )
+            new = [float(v) for v in self.backend.to_numpy(losses)]
+        except TrainingDiverged as exc:  # the network keeps the weights train() keeps
+            new = [float(v) for v in exc.losses[len(self.losses):] if math.isfinite(v)]
+            self.diverged = (
+                f"the loss became {exc.loss} at epoch {exc.epoch} with learning rate {lr:g}; "
+                "try a smaller one and Reset."
+            )
         self.losses.extend(new)
         return new
 
-    def _update(self, X: Array, Y: Array, arch: Any, lr: float, opt: Any, xp: Any) -> tuple[Array, Params, Any]:
-        loss, grads = equations.loss_and_gradients(self.net._params, X, Y, arch, xp=xp)
-        params, state = opt.update(self.net._params, grads, self.state, lr, xp)
-        params, state = self.backend.evaluate(params, state)
-        return loss, params, state
+    @property
+    def epoch(self) -> int:
+        """Epochs run with a finite loss."""
+        return len(self.losses)
 
     # --- what the page draws -----------------------------------------------
 
@@ -254,7 +240,7 @@ class Session:
         current weights (with minibatches too, so that they do not jump with
         the batch drawn). Norms are Frobenius norms.
         """
-        xp, arch, params = self.backend.xp, self.net.architecture, self.net._params
+        xp, arch, params = self.backend.xp, self.net.architecture, self.net.params
         with np.errstate(over="ignore", invalid="ignore"):
             activations, Z_L = equations.forward_with_logits(params, self.X, arch, xp=xp)
             loss = equations.output_loss(Z_L, activations[-1], self.Y, arch, xp)

@@ -1,0 +1,61 @@
+"""Compiled training programs kept across ``train()`` calls, so that a second
+``train(..., compile=True)`` of the same kind compiles nothing.
+
+A compiled program is looked up by the backend, the architecture, the
+optimiser (with its settings) and the learning rate; ``jax.jit`` keeps one
+compilation per batch shape and dtype under it. Only compilers whose programs
+return new arrays are cached (``jax.jit``): a CUDA graph writes its results
+into buffers of its own, which a network trained earlier may still hold as its
+weights, so :class:`graphs.GraphStep` is made anew for each call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends import Backend
+
+#: Compilers whose compiled programs may be shared between train() calls.
+CACHED_COMPILERS = ("jax.jit",)
+#: How many compiled programs are kept (least recently used dropped first).
+MAX_KEPT = 32
+
+_kept: OrderedDict[Hashable, Any] = OrderedDict()
+
+
+def _cached(key: Hashable, make: Callable[[], Any]) -> Any:
+    if key in _kept:
+        _kept.move_to_end(key)
+        return _kept[key]
+    value = _kept[key] = make()
+    while len(_kept) > MAX_KEPT:
+        _kept.popitem(last=False)
+    return value
+
+
+def compiled_step(backend: Backend, key: Hashable, build: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    """``backend.compile(build())``, made once per ``key`` where the compiler allows.
+
+    ``key`` must identify what ``build`` closes over: the architecture, the
+    optimiser and its settings, the learning rate.
+    """
+    if backend.compiler not in CACHED_COMPILERS:
+        return backend.compile(build())
+    return _cached(("step", backend.name, key), lambda: backend.compile(build()))
+
+
+def compiled_epochs(
+    backend: Backend, key: Hashable, build: Callable[[], Callable[..., Any]], k: int
+) -> Callable[..., Any] | None:
+    """``backend.compile_epochs(build(), k)``, made once per ``key`` and ``k``; None where the backend has none."""
+    if backend.compiler not in CACHED_COMPILERS:
+        return backend.compile_epochs(build(), k)
+    return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k))
+
+
+def clear() -> None:
+    """Forget every kept program (their compilations go when nothing else holds them)."""
+    _kept.clear()
