@@ -23,17 +23,18 @@ eager backends.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, TypeVar
 
 import numpy as np
 
-from .errors import BackendUnavailableError, InputTypeError, UnknownNameError
+from .errors import BackendUnavailableError, DTypeError, InputTypeError, UnknownNameError
 
 if TYPE_CHECKING:
     from ._types import Array, Device, Namespace
@@ -75,6 +76,16 @@ class Backend:
         """
         return _LIBRARIES[self.library].evaluate(values)
 
+    def full_precision(self) -> ContextManager[None]:
+        """A context in which this backend's float32 matmuls run at full float32 precision.
+
+        torch may use TF32 or bfloat16 and JAX reduced-precision passes for
+        float32 matmuls when the user has asked for that (or, JAX on a GPU, by
+        default). Inside this context, and only there, they run exactly; the
+        user's own setting is back as it was on leaving it.
+        """
+        return _LIBRARIES[self.library].full_precision(self.device)
+
     @property
     def compiler(self) -> str:
         """What ``compile=True`` uses here: ``"jax.jit"``, ``"cuda graph"`` or ``"none"`` (the step runs eagerly)."""
@@ -105,6 +116,10 @@ def _unchanged(array: Any) -> Any:
     return array
 
 
+def _as_set(device: Device) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
 def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     return "none", None
 
@@ -126,6 +141,8 @@ class _Library:
     evaluate: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _unchanged  # lazy backends compute here
     # device -> (the compiler's name, a function that compiles a training step; None: run it as written)
     compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
+    # device -> a context manager in which float32 matmuls are exact (Backend.full_precision)
+    full_precision: Callable[[Device], ContextManager[None]] = _as_set
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -169,9 +186,6 @@ def _load_torch(suffix: str) -> tuple[Namespace, Device, str]:
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if i >= n:
         raise _NoGPU(f"torch {torch.__version__} sees {n} CUDA device(s)")
-    # Full float32 matmuls (no TF32), as on every other backend: torch's own
-    # default, asked for explicitly. A global torch setting.
-    torch.set_float32_matmul_precision("highest")
     return xp, torch.device("cuda", i), f"torch:cuda:{i}"
 
 
@@ -180,6 +194,36 @@ def _torch_devices() -> list[str]:
 
     cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(cuda)]
+
+
+@contextlib.contextmanager
+def _torch_full_precision(device: Device) -> Iterator[None]:
+    # Full float32 matmuls (no TF32 on a GPU, no bfloat16 on the CPU): torch's
+    # own default, asked for around our calls only, since the setting is global
+    # to the process and the user's to choose.
+    import torch
+
+    try:
+        saved = torch.get_float32_matmul_precision()
+    except RuntimeError:
+        # The user set torch's newer per-backend API, which the legacy getter
+        # refuses to read: save and restore through that API instead.
+        matmul = torch.backends.cuda.matmul
+        kept = matmul.fp32_precision
+        matmul.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision = kept
+        return
+    if saved == "highest":  # the default: nothing to change (and nothing to restore)
+        yield
+        return
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved)
 
 
 def _torch_to_numpy(array: Array) -> np.ndarray:
@@ -252,10 +296,6 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
         devices = jax.devices(platform)
     except RuntimeError:
         raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
-    if platform == "gpu":
-        # JAX's default float32 matmul on a GPU runs at reduced precision; ask
-        # for the exact arithmetic of the other backends. A global JAX setting.
-        jax.config.update("jax_default_matmul_precision", "highest")
     return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
 
 
@@ -271,14 +311,34 @@ def _jax_devices() -> list[str]:
     return found
 
 
+def _jax_full_precision(device: Device) -> ContextManager[None]:
+    import jax
+
+    # JAX's default float32 matmul on a GPU runs at reduced precision; ask for
+    # the exact arithmetic of the other backends, in this context only (a
+    # thread-local JAX setting, restored on leaving it).
+    return jax.default_matmul_precision("highest")
+
+
 def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
     if host.dtype == np.float64:
         import jax
 
-        # JAX silently makes float32 of float64 data unless 64-bit mode is on:
-        # switch it on (a global JAX setting) the first time float64 is asked for.
-        jax.config.update("jax_enable_x64", True)
+        # JAX silently makes float32 of float64 data unless its 64-bit mode is
+        # on. Switching it on would change the user's own JAX arrays (jnp.arange
+        # would become int64) for the rest of the process: their choice, not ours.
+        if not jax.config.jax_enable_x64:
+            raise DTypeError(JAX_X64_HINT)
     return xp.asarray(host, device=device, copy=copy)
+
+
+#: Why a float64 JAX array is refused, and how to have one.
+JAX_X64_HINT = (
+    "float64 on JAX needs JAX's 64-bit mode: expected jax_enable_x64 on; received it off (JAX would compute "
+    "in float32). Switch it on at the start of your program, before creating the network: "
+    "jax.config.update('jax_enable_x64', True), or JAX_ENABLE_X64=1 in the environment; or use dtype='float32'. "
+    "The backprop-xp command switches it on by itself."
+)
 
 
 def _jax_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
@@ -347,7 +407,7 @@ _LIBRARIES: dict[str, _Library] = {
         load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
-        compiler=_torch_compiler,
+        compiler=_torch_compiler, full_precision=_torch_full_precision,
     ),
     "cupy": _Library(
         module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
@@ -360,7 +420,7 @@ _LIBRARIES: dict[str, _Library] = {
         install='pip install "backprop-xp[jax]"',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
-        compiler=_jax_compiler,
+        compiler=_jax_compiler, full_precision=_jax_full_precision,
     ),
     "array_api_strict": _Library(
         module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
@@ -455,6 +515,31 @@ def describe_backends() -> list[dict[str, Any]]:
                 row["status"] = f"fails to load: {type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def at_full_precision(backend_of: Callable[..., Backend | None]) -> Callable[[_F], _F]:
+    """A decorator: run the function inside its backend's :meth:`Backend.full_precision`.
+
+    ``backend_of`` is called with the function's arguments and returns the
+    backend (``None``: run the function as it is, so its own checks report a
+    wrong argument).
+    """
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            backend = backend_of(*args, **kwargs)
+            if backend is None:
+                return function(*args, **kwargs)
+            with backend.full_precision():
+                return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def host_array(array: Array) -> np.ndarray:

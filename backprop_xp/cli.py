@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -304,6 +305,11 @@ COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _swe
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; return its exit status (0, 1 for a failure, 2 for a user's mistake)."""
+    if argv is None:
+        # Run as the program, which owns its process: JAX's 64-bit mode (read
+        # when jax is imported, below) lets --dtype float64 run on JAX. A
+        # caller's own choice of JAX_ENABLE_X64 stands.
+        os.environ.setdefault("JAX_ENABLE_X64", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)

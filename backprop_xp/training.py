@@ -23,6 +23,7 @@ from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
 from . import equations
+from .backends import at_full_precision
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -148,6 +149,11 @@ class _EarlyStopping:
         return self.waited >= self.patience
 
 
+def _backend_of_net(x: Any = None, y: Any = None, net: Any = None, *args: Any, **kwargs: Any) -> Any:
+    return net.backend if isinstance(net, NeuralNetwork) else None
+
+
+@at_full_precision(_backend_of_net)
 def train(
     x: Any,
     y: Any,

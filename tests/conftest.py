@@ -14,6 +14,7 @@ ones each run and prints how to replay a failure.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -43,6 +44,15 @@ RTOL = {"float64": 1e-10, "float32": 1e-5}
 def selected_backends() -> tuple[str, ...]:
     names = tuple(n.strip() for n in os.environ.get(TEST_ENV, "").split(",") if n.strip())
     return names or ALL_BACKENDS
+
+
+if any(name.startswith("jax") for name in selected_backends()) and importlib.util.find_spec("jax"):
+    import jax
+
+    # The tests run float64 on JAX, which backprop_xp refuses without JAX's
+    # 64-bit mode (it leaves that setting to whoever owns the process, as here:
+    # switched on once, before any test, so no test depends on the order).
+    jax.config.update("jax_enable_x64", True)
 
 
 @pytest.fixture(params=selected_backends(), scope="session")
