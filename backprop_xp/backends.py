@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, TypeV
 import numpy as np
 
 from .errors import BackendUnavailableError, DTypeError, InputTypeError, UnknownNameError
+from .tree import map_leaves
 
 if TYPE_CHECKING:
     from ._types import Array, Device, Namespace
@@ -386,15 +387,8 @@ def _dask_devices() -> list[str]:
 def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
     import dask
 
-    def host(value: Any) -> Any:
-        # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple (an optimiser's state)
-            return type(value)(*(host(v) for v in value))
-        if isinstance(value, (list, tuple)):
-            return type(value)(host(v) for v in value)
-        return np.asarray(value) if isinstance(value, np.generic) else value
-
-    return host(dask.compute(*values))
+    # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
+    return map_leaves(lambda v: np.asarray(v) if isinstance(v, np.generic) else v, dask.compute(*values))
 
 
 _LIBRARIES: dict[str, _Library] = {

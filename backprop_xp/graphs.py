@@ -12,27 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .tree import flatten
+
 if TYPE_CHECKING:
     from ._types import Device
-
-
-def _flatten(tree: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
-    """The arrays of a tree of lists, tuples, NamedTuples and Nones, and a function that rebuilds it from new ones."""
-    leaves: list[Any] = []
-
-    def walk(node: Any) -> Callable[[Any], Any]:
-        if node is None:
-            return lambda it: None
-        if isinstance(node, (list, tuple)):
-            builds = [walk(v) for v in node]
-            if hasattr(node, "_fields"):  # a NamedTuple (an optimiser's state)
-                return lambda it: type(node)(*(b(it) for b in builds))
-            return lambda it: type(node)(b(it) for b in builds)
-        leaves.append(node)
-        return lambda it: next(it)
-
-    build = walk(tree)
-    return leaves, lambda new: build(iter(new))
 
 
 class GraphStep:
@@ -62,7 +45,7 @@ class GraphStep:
         self.batches: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def __call__(self, params: Any, state: Any, X: Any, Y: Any) -> tuple[Any, Any, Any]:
-        leaves, rebuild = _flatten((params, state))
+        leaves, rebuild = flatten((params, state))
         if not self.sets:
             self.rebuild = rebuild
             self.sets = [[leaf.clone() for leaf in leaves] for _ in range(3)]
@@ -96,7 +79,7 @@ class GraphStep:
         def graph(k: int) -> Callable[[], Any]:
             def run() -> Any:
                 loss, params, state = self.step(*rebuild(sets[k]), static_X, static_Y)
-                for held, new in zip(sets[(k + 1) % 3], _flatten((params, state))[0]):
+                for held, new in zip(sets[(k + 1) % 3], flatten((params, state))[0]):
                     held.copy_(new)
                 return loss
 

@@ -28,6 +28,7 @@ from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
+from .tree import map_leaves
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
@@ -124,12 +125,13 @@ def _counters_as_arrays(state: Any, like: Array, xp: Namespace) -> Any:
     A compiled step would otherwise bake a count into the graph (a CUDA graph)
     or trace it anew (``jax.jit``).
     """
-    if isinstance(state, (list, tuple)):
-        values = [_counters_as_arrays(v, like, xp) for v in state]
-        return type(state)(*values) if hasattr(state, "_fields") else type(state)(values)
-    if isinstance(state, numbers.Real) and not isinstance(state, bool):
-        return xp.asarray(float(state), dtype=like.dtype, device=device_of(like))
-    return state
+
+    def as_array(leaf: Any) -> Any:
+        if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool):
+            return xp.asarray(float(leaf), dtype=like.dtype, device=device_of(like))
+        return leaf
+
+    return map_leaves(as_array, state)
 
 
 class _EarlyStopping:
