@@ -8,20 +8,21 @@ a correct backward pass gives errors around 1e-9 or less.
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import SettingError
 from .network import NeuralNetwork
+from .settings import Integer, Real, check
 
 #: The largest relative error a correct gradient shows, by dtype, at the default step.
 TOLERANCE = {"float64": 1e-6, "float32": 1e-2}
 #: The default finite-difference step, by dtype.
 STEP = {"float64": 1e-6, "float32": 1e-2}
+#: The rules of gradient_check()'s settings (see :mod:`settings`).
+EPS = (Real(low=0, low_open=True), None)
+MAX_ENTRIES = (Integer(low=1), None)
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,9 @@ def gradient_check(
     -------
     list of ArrayCheck, W then b, layer by layer
     """
-    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf):
-        raise SettingError(f"eps must be a positive, finite number; received {eps!r}.")
-    eps = STEP[net.dtype] if eps is None else float(eps)
-    if max_entries is not None and (
-        isinstance(max_entries, bool) or not isinstance(max_entries, numbers.Integral) or max_entries < 1
-    ):
-        raise SettingError(f"max_entries must be an integer of at least 1, or None for all; received {max_entries!r}.")
+    eps = check("eps", eps, *EPS, none="for the dtype's default step")
+    eps = STEP[net.dtype] if eps is None else eps
+    check("max_entries", max_entries, *MAX_ENTRIES, none="for all")
     X, Y = net.as_arrays(x, y)
     backend = net.backend
     original = net.params

@@ -9,8 +9,6 @@ back. Every check runs before any state changes.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,9 +20,9 @@ from .errors import (
     DeviceMismatchError,
     DTypeError,
     InputTypeError,
-    SettingError,
     ShapeError,
 )
+from .settings import Integer, Real, check
 
 if TYPE_CHECKING:
     from ._types import Array
@@ -102,27 +100,22 @@ def to_host(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+#: The rules of the settings checked here (see :mod:`settings`).
+LEARNING_RATE = (Real(low=0, low_open=True),)
+EPOCHS = (Integer(low=1),)
+SEED = (Integer(low=0),)  # NumPy's generators take no negative seed
+
+
 def check_learning_rate(learning_rate: Any) -> float:
     """Return the learning rate as a float if it is a positive, finite number."""
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, numbers.Real)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise SettingError(f"The learning rate must be a positive, finite number; received {learning_rate!r}.")
-    return float(learning_rate)
+    return check("learning_rate", learning_rate, *LEARNING_RATE)
 
 
 def check_epochs(epochs: Any) -> int:
     """Return ``epochs`` if it is an integer of at least 1."""
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise SettingError(f"epochs must be an integer of at least 1; received {epochs!r}.")
-    return int(epochs)
+    return check("epochs", epochs, *EPOCHS)
 
 
 def check_seed(seed: Any) -> int:
-    """Return ``seed`` if it is an integer."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InputTypeError(f"seed must be an integer; received {seed!r}.")
-    return int(seed)
+    """Return ``seed`` if it is an integer of at least 0 (a seed of NumPy's generators)."""
+    return check("seed", seed, *SEED)

@@ -22,9 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import SettingError
 from .experiment import RunConfig, build_network, load_data, prepare_directory, run
 from .plotting import plot_decision_boundary, plot_losses, save_figure
+from .settings import Integer, check
 from .training import TrainingDiverged
 
 CSV_NAME, BOUNDARIES_FIGURE, LOSSES_FIGURE = "sweep.csv", "sweep_boundaries.png", "sweep_losses.png"
@@ -76,8 +76,8 @@ def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[
     process may use), and return the runs in the order of ``configs``."""
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise SettingError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
+    else:
+        jobs = check("jobs", jobs, Integer(low=1), None, none="for one per core")
     jobs = min(jobs, len(configs))  # no idle workers to start
     if jobs <= 1:
         return [_run_one(c) for c in configs]

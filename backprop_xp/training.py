@@ -24,10 +24,11 @@ from array_api_compat import device as device_of
 
 from . import equations
 from .backends import at_full_precision
-from .errors import InputTypeError, SettingError, TrainingDiverged
+from .errors import InputTypeError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
+from .settings import Boolean, Callable_, Integer, Real, check
 from .tree import map_leaves
 
 if TYPE_CHECKING:
@@ -62,22 +63,20 @@ def _all_finite(params: Params, xp: Namespace) -> bool:
     return all(bool(xp.all(xp.isfinite(W))) and bool(xp.all(xp.isfinite(b))) for W, b in params)
 
 
+#: The rules of train()'s settings (see :mod:`settings`); lr, epochs and seed are in :mod:`inputs`.
+BATCH_SIZE = (Integer(low=1), None)
+TOL = (Real(low=0), None)
+PATIENCE = (Integer(low=1),)
+COMPILE = (Boolean(),)
+CALLBACK = (Callable_(), None)
+
+
 def _check_batch_size(batch_size: Any) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise SettingError(f"batch_size must be an integer of at least 1, or None for full batches; received {batch_size!r}.")
-    return int(batch_size)
+    return check("batch_size", batch_size, *BATCH_SIZE, none="for full batches")
 
 
 def _check_early_stopping(tol: Any, patience: Any) -> tuple[float | None, int]:
-    if tol is not None and (
-        isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0
-    ):
-        raise SettingError(f"tol must be a finite number >= 0, or None for no early stopping; received {tol!r}.")
-    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-        raise SettingError(f"patience must be an integer of at least 1; received {patience!r}.")
-    return (None if tol is None else float(tol)), int(patience)
+    return check("tol", tol, *TOL, none="for no early stopping"), check("patience", patience, *PATIENCE)
 
 
 def check_settings(
@@ -94,9 +93,7 @@ def check_settings(
 
 def check_compile(compile: Any) -> bool:
     """``compile`` must be True or False."""
-    if not isinstance(compile, (bool, np.bool_)):
-        raise SettingError(f"compile must be True or False; received {compile!r}.")
-    return bool(compile)
+    return check("compile", compile, *COMPILE)
 
 
 def training_step(arch: Architecture, optimizer: Optimizer, lr: float, xp: Namespace) -> Callable[..., Any]:
@@ -226,8 +223,7 @@ def train(
     """
     if not isinstance(net, NeuralNetwork):
         raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
-    if callback is not None and not callable(callback):
-        raise InputTypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
+    check("callback", callback, *CALLBACK, none="(no callback)")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
     compile = check_compile(compile)
     X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch

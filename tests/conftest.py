@@ -147,10 +147,14 @@ def with_param(params, layer: int, which: int, value):
 LAZY = ("dask",)
 
 
-def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None, host=None, computed=False):
-    """Check namespace, device, dtype and shape of a backend array, then its
-    values against a NumPy array: ``||actual - expected|| <= rtol * ||expected|| + atol``.
+def assert_close(backend, actual, expected, *, rtol=None, atol=0.0, dtype=None, host=None, computed=False):
+    """Check namespace, device, dtype and shape of a backend array, then each of
+    its values against a NumPy array: ``|actual - expected| <= atol + rtol * |expected|``
+    elementwise (as SciPy's ``xp_assert_close``), so that one large entry cannot
+    hide a small one that is wrong.
 
+    ``rtol``: by default :data:`RTOL` of ``actual``'s dtype. ``atol``: for
+    entries that are zero in exact arithmetic (give the reason where you pass it).
     ``host``: the values of ``actual`` already computed (dask), else computed here.
     ``computed``: ``actual`` is a result that a lazy backend has computed, so NumPy there."""
     namespace = array_namespace(np.empty(0)) if computed and backend.library in LAZY else backend.xp
@@ -161,12 +165,12 @@ def assert_close(backend, actual, expected, *, rtol, atol=0.0, dtype=None, host=
     got = backend.to_numpy(actual if host is None else host)
     expected = np.asarray(expected)
     assert got.shape == expected.shape, f"shape {got.shape} != {expected.shape}"
-    error = np.linalg.norm(got - expected)
-    bound = rtol * np.linalg.norm(expected) + atol
-    assert error <= bound, f"|actual - expected| = {error:.3e} > {bound:.3e} (|expected| = {np.linalg.norm(expected):.3e})"
+    if rtol is None:
+        rtol = RTOL[str(got.dtype)]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
-def assert_grads_close(backend, grads, expected, *, rtol, atol=0.0, dtype=None):
+def assert_grads_close(backend, grads, expected, *, rtol=None, atol=0.0, dtype=None):
     assert len(grads) == len(expected)
     # One computation for all of them: on dask, each alone would redo the forward pass.
     (computed,) = backend.evaluate(grads)

@@ -11,9 +11,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import selected_backends
 
 from backprop_xp import BackendUnavailableError, NeuralNetwork, backends, get_backend
-from conftest import selected_backends
 
 
 def test_numpy_is_the_default(monkeypatch):
