@@ -29,10 +29,21 @@ import importlib
 import importlib.util
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, TypeVar
 
 import numpy as np
+from array_api_compat import (
+    array_namespace,
+    is_array_api_obj,
+    is_array_api_strict_namespace,
+    is_cupy_array,
+    is_dask_array,
+    is_jax_array,
+    is_numpy_array,
+    is_torch_array,
+)
 
 from .errors import BackendUnavailableError, DTypeError, InputTypeError, UnknownNameError
 from .tree import map_leaves
@@ -58,8 +69,20 @@ class Backend:
         return _LIBRARIES[self.library].from_numpy(self.xp, host, self.device, copy)
 
     def to_numpy(self, array: Array) -> np.ndarray:
-        """An array of this backend as a NumPy array on the host (a CPU backend's may share memory)."""
-        return _LIBRARIES[self.library].to_numpy(array)
+        """An array of this backend as a NumPy array on the host (a CPU backend's may share memory): :func:`to_host`."""
+        return to_host(array)
+
+    def synchronise(self, output: Any) -> None:
+        """Wait until the device has finished the work behind ``output`` (for timing)."""
+        _LIBRARIES[self.library].synchronise(self.device, output)
+
+    def device_name(self) -> str | None:
+        """The name of the accelerator this backend computes on, or None for the CPU."""
+        return _LIBRARIES[self.library].device_name(self.device)
+
+    def peak_memory(self) -> tuple[Callable[[], None], Callable[[], int]] | None:
+        """``reset()`` and ``read()`` of the device's peak allocated bytes, or None where unknown."""
+        return _LIBRARIES[self.library].peak_memory(self.device)
 
     def plain(self, array: Array) -> Array:
         """The array as plain data: torch's autograd history dropped, others unchanged."""
@@ -121,6 +144,18 @@ def _as_set(device: Device) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
+def _no_wait(device: Device, output: Any) -> None:
+    return None
+
+
+def _on_the_cpu(device: Device) -> str | None:
+    return None
+
+
+def _unknown_peak(device: Device) -> None:
+    return None
+
+
 def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     return "none", None
 
@@ -136,6 +171,7 @@ class _Library:
     devices: Callable[[], list[str]]  # for `backprop-xp backends`
     install: str  # the command that installs it
     gpu_hint: str = ""  # what to do when it sees no GPU
+    owns: Callable[[Any], bool] = lambda value: False  # is this an array of the library (array-api-compat's is_*_array)
     to_numpy: Callable[[Array], np.ndarray] = np.asarray
     from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
     plain: Callable[[Array], Array] = _unchanged
@@ -144,6 +180,10 @@ class _Library:
     compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
     # device -> a context manager in which float32 matmuls are exact (Backend.full_precision)
     full_precision: Callable[[Device], ContextManager[None]] = _as_set
+    # For the benchmarks: wait for a device's work, name it, read its peak memory.
+    synchronise: Callable[[Device, Any], None] = _no_wait
+    device_name: Callable[[Device], str | None] = _on_the_cpu
+    peak_memory: Callable[[Device], tuple[Callable[[], None], Callable[[], int]] | None] = _unknown_peak
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -159,6 +199,12 @@ def _load_numpy(suffix: str) -> tuple[Namespace, Device, str]:
 
 
 # --- array_api_strict ------------------------------------------------------
+
+
+def _is_strict_array(value: Any) -> bool:
+    if not is_array_api_obj(value) or "array_api_strict" not in sys.modules:  # not imported: none of its arrays exist
+        return False
+    return is_array_api_strict_namespace(array_namespace(value))
 
 
 def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
@@ -227,6 +273,30 @@ def _torch_full_precision(device: Device) -> Iterator[None]:
         torch.set_float32_matmul_precision(saved)
 
 
+def _torch_synchronise(device: Device, output: Any) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _torch_device_name(device: Device) -> str | None:
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.get_device_name(device)
+
+
+def _torch_peak_memory(device: Device) -> tuple[Callable[[], None], Callable[[], int]] | None:
+    # Only torch on CUDA reports it (torch.cuda.max_memory_allocated).
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return (lambda: torch.cuda.reset_peak_memory_stats(device), lambda: torch.cuda.max_memory_allocated(device))
+
+
 def _torch_to_numpy(array: Array) -> np.ndarray:
     return array.detach().cpu().numpy()
 
@@ -283,6 +353,13 @@ def _cupy_devices() -> list[str]:
 
 def _cupy_to_numpy(array: Array) -> np.ndarray:
     return array.get()
+
+
+def _cupy_device_name(device: Device) -> str:
+    import cupy
+
+    name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"]
+    return name.decode() if isinstance(name, bytes) else name
 
 
 # --- jax -------------------------------------------------------------------
@@ -342,6 +419,16 @@ JAX_X64_HINT = (
 )
 
 
+def _jax_synchronise(device: Device, output: Any) -> None:
+    import jax
+
+    jax.block_until_ready(output)
+
+
+def _jax_device_name(device: Device) -> str | None:
+    return None if device.platform == "cpu" else device.device_kind
+
+
 def _jax_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     return "jax.jit", _jax_jit
 
@@ -393,35 +480,38 @@ def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
-        module="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
+        module="numpy", owns=is_numpy_array, names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
         install="pip install numpy",
     ),
     "torch": _Library(
-        module="torch", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
+        module="torch", owns=is_torch_array, names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
         load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
         compiler=_torch_compiler, full_precision=_torch_full_precision,
+        synchronise=_torch_synchronise, device_name=_torch_device_name, peak_memory=_torch_peak_memory,
     ),
     "cupy": _Library(
-        module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
+        module="cupy", owns=is_cupy_array, names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
         install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
         gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
         to_numpy=_cupy_to_numpy,
+        synchronise=lambda device, output: device.synchronize(), device_name=_cupy_device_name,
     ),
     "jax": _Library(
-        module="jax", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
+        module="jax", owns=is_jax_array, names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
         install='pip install "backprop-xp[jax]"',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
         compiler=_jax_compiler, full_precision=_jax_full_precision,
+        synchronise=_jax_synchronise, device_name=_jax_device_name,
     ),
     "array_api_strict": _Library(
-        module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
+        module="array_api_strict", owns=_is_strict_array, names=("array_api_strict",), suffixes="", load=_load_strict,
         devices=_strict_devices, install='pip install "backprop-xp[strict]"',
     ),
     "dask": _Library(
-        module="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
+        module="dask", owns=is_dask_array, names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
         install='pip install "dask[array]"', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
@@ -536,15 +626,28 @@ def at_full_precision(backend_of: Callable[..., Backend | None]) -> Callable[[_F
     return decorate
 
 
-def host_array(array: Array) -> np.ndarray:
-    """An array of any library in the table as a NumPy array on the host."""
-    lib = _LIBRARIES.get(library_of(array))
+def to_host(value: Any) -> np.ndarray:
+    """Any array of a library in the table (on any device), list or number, as a NumPy array on the host.
+
+    The one way to the host, for output (plots, files, messages, benchmarks):
+    a network's inputs go through :func:`inputs.to_backend`, which copies
+    nothing between devices by itself. A CPU array may share memory with it.
+    """
+    if is_numpy_array(value) or not is_array_api_obj(value):
+        return np.asarray(value)
+    library = library_of(value)
+    lib = _LIBRARIES.get(library)
     if lib is None:
-        raise InputTypeError(f"Cannot bring an array of {library_of(array)} to the host; expected one of: {', '.join(_LIBRARIES)}.")
-    return lib.to_numpy(array)
+        raise InputTypeError(
+            f"Cannot bring an array of {library} to the host; expected one of: {', '.join(_LIBRARIES)}."
+        )
+    return lib.to_numpy(value)
 
 
 def library_of(array: Any) -> str:
-    """A short name for the library an array comes from, for messages."""
-    root = type(array).__module__.split(".")[0]
-    return "jax" if root == "jaxlib" else root
+    """The table's name for the library an array comes from (array-api-compat's
+    predicates), else its top-level module, for messages."""
+    for name, lib in _LIBRARIES.items():
+        if lib.owns(array):
+            return name
+    return type(array).__module__.split(".")[0]

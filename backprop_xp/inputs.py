@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj, is_numpy_array
 
-from .backends import host_array, library_of
+from .backends import library_of
+from .backends import (
+    to_host as to_host,  # re-exported: plotting, checkpoints and experiment import it from here
+)
 from .errors import (
     BackendMismatchError,
     DeviceMismatchError,
@@ -89,15 +92,6 @@ def to_backend(
     return xp.asarray(value, copy=True) if copy else value
 
 
-def to_host(value: Any) -> np.ndarray:
-    """Any array (of any backend, on any device), list or number as a NumPy array on the host.
-
-    For output (plots, files, messages) only: the network's inputs go through
-    :func:`to_backend`, which copies nothing between devices by itself.
-    """
-    if is_array_api_obj(value) and not is_numpy_array(value):
-        return host_array(value)
-    return np.asarray(value)
 
 
 #: The rules of the settings checked here (see :mod:`settings`).

@@ -16,7 +16,7 @@ import pytest
 from conftest import assert_grads_close
 
 from backprop_xp import BackendUnavailableError, equations, get_backend
-from backprop_xp.backends import host_array, library_of
+from backprop_xp.backends import library_of, to_host
 from backprop_xp.tree import flatten
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -103,10 +103,10 @@ def _assert_computed(backend, out, tiny, epochs):
     assert leaves, f"the runner computed nothing: {out!r}"
     for leaf in leaves:
         assert library_of(leaf) == backend.library, type(leaf)
-        host = np.asarray(host_array(leaf))
+        host = np.asarray(to_host(leaf))
         assert host.size and np.isfinite(host).all(), host
-    if tiny and len(leaves) == 1 and np.ndim(host_array(leaves[0])) == 1:  # a loss curve: train() and the lab's loop
-        losses = np.asarray(host_array(leaves[0]))
+    if tiny and len(leaves) == 1 and np.ndim(to_host(leaves[0])) == 1:  # a loss curve: train() and the lab's loop
+        losses = np.asarray(to_host(leaves[0]))
         assert losses.shape == (epochs,) and losses[-1] < losses[0], losses
 
 
