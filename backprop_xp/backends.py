@@ -405,7 +405,7 @@ def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool 
         # JAX silently makes float32 of float64 data unless its 64-bit mode is
         # on. Switching it on would change the user's own JAX arrays (jnp.arange
         # would become int64) for the rest of the process: their choice, not ours.
-        if not jax.config.jax_enable_x64:
+        if not jax.config.read("jax_enable_x64"):
             raise DTypeError(JAX_X64_HINT)
     return xp.asarray(host, device=device, copy=copy)
 

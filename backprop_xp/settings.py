@@ -30,10 +30,10 @@ class Integer:
     high: int | None = None
 
     def accepts(self, value: Any) -> bool:
-        return (
-            isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            and (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-        )
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            return False
+        number = int(value)
+        return (self.low is None or number >= self.low) and (self.high is None or number <= self.high)
 
     def normalise(self, value: Any) -> int:
         return int(value)

@@ -15,7 +15,6 @@ import functools
 import importlib.util
 import os
 import platform
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,15 +130,6 @@ def cpu_name() -> str:
 def device_name(backend: Backend) -> str:
     """The name of the device a backend computes on, for ``extra_info``."""
     return backend.device_name() or f"{cpu_name()} ({os.cpu_count()} cores)"
-
-
-def machine_name(gpu: str | None = None) -> str:
-    """The folder of ``bench/results`` for this machine: ``cpu-2core-HOST`` or ``gpu-NAME-HOST``."""
-    host = socket.gethostname().split(".")[0].lower()[:20] or "unknown"
-    if gpu:
-        slug = "".join(c if c.isalnum() else "-" for c in gpu.lower()).strip("-")
-        return f"gpu-{slug}-{host}"
-    return f"cpu-{os.cpu_count()}core-{host}"
 
 
 def synchronizer(backend: Backend) -> Callable[[Any], None]:
