@@ -80,6 +80,11 @@ class Backend:
         """The name of the accelerator this backend computes on, or None for the CPU."""
         return _LIBRARIES[self.library].device_name(self.device)
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether this backend computes on an accelerator rather than the CPU."""
+        return self.device_name() is not None
+
     def peak_memory(self) -> tuple[Callable[[], None], Callable[[], int]] | None:
         """``reset()`` and ``read()`` of the device's peak allocated bytes, or None where unknown."""
         return _LIBRARIES[self.library].peak_memory(self.device)
@@ -171,6 +176,8 @@ class _Library:
     devices: Callable[[], list[str]]  # for `backprop-xp backends`
     install: str  # the command that installs it
     gpu_hint: str = ""  # what to do when it sees no GPU
+    cpu: str | None = None  # the name that runs it on the CPU, if any (the test sessions' names)
+    gpu: str | None = None  # the name that runs it on a GPU, if any
     owns: Callable[[Any], bool] = lambda value: False  # is this an array of the library (array-api-compat's is_*_array)
     to_numpy: Callable[[Array], np.ndarray] = np.asarray
     from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
@@ -480,11 +487,11 @@ def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
-        module="numpy", owns=is_numpy_array, names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
+        module="numpy", owns=is_numpy_array, cpu="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
         install="pip install numpy",
     ),
     "torch": _Library(
-        module="torch", owns=is_torch_array, names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
+        module="torch", owns=is_torch_array, cpu="torch", gpu="torch:cuda", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
         load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
@@ -492,14 +499,14 @@ _LIBRARIES: dict[str, _Library] = {
         synchronise=_torch_synchronise, device_name=_torch_device_name, peak_memory=_torch_peak_memory,
     ),
     "cupy": _Library(
-        module="cupy", owns=is_cupy_array, names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
+        module="cupy", owns=is_cupy_array, gpu="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
         install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
         gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
         to_numpy=_cupy_to_numpy,
         synchronise=lambda device, output: device.synchronize(), device_name=_cupy_device_name,
     ),
     "jax": _Library(
-        module="jax", owns=is_jax_array, names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
+        module="jax", owns=is_jax_array, cpu="jax", gpu="jax:gpu", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
         install='pip install "backprop-xp[jax]"',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
@@ -507,17 +514,20 @@ _LIBRARIES: dict[str, _Library] = {
         synchronise=_jax_synchronise, device_name=_jax_device_name,
     ),
     "array_api_strict": _Library(
-        module="array_api_strict", owns=_is_strict_array, names=("array_api_strict",), suffixes="", load=_load_strict,
+        module="array_api_strict", owns=_is_strict_array, cpu="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
         devices=_strict_devices, install='pip install "backprop-xp[strict]"',
     ),
     "dask": _Library(
-        module="dask", owns=is_dask_array, names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
+        module="dask", owns=is_dask_array, cpu="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
         install='pip install "dask[array]"', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
 
 #: The backend names understood, as written in messages and docs (N: a device index).
 NAME_FORMS = tuple(name for lib in _LIBRARIES.values() for name in lib.names)
+#: One name per library on the CPU, and per library on a GPU: the backends the tests run on.
+CPU_NAMES = tuple(lib.cpu for lib in _LIBRARIES.values() if lib.cpu)
+GPU_NAMES = tuple(lib.gpu for lib in _LIBRARIES.values() if lib.gpu)
 
 
 def installed_libraries() -> list[str]:

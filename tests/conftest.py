@@ -22,12 +22,12 @@ import pytest
 from array_api_compat import array_namespace, device
 from hypothesis import settings
 
-from backprop_xp import Architecture, BackendUnavailableError, get_backend
+from backprop_xp import Architecture, BackendUnavailableError, backends, get_backend
 from backprop_xp.activations import HIDDEN_ACTIVATIONS
 from backprop_xp.losses import COMPATIBLE_OUTPUTS
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
-ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "torch:cuda", "cupy", "jax:gpu")
+ALL_BACKENDS = backends.CPU_NAMES + backends.GPU_NAMES  # the table's, in its order
 
 # No example database: derandomized runs need none, and none is written into the checkout.
 settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True, database=None)
