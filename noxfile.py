@@ -1,7 +1,8 @@
 """The backend matrix: one session per CPU backend, each in a virtualenv that
 holds only that backend, a parity session with all of them together, a dask
-session, and a GPU session that skips where there is no NVIDIA GPU. See
-backends/README.md.
+session, a GPU session that skips where there is no NVIDIA GPU, and a
+playground session that drives the playground's page in headless Chromium.
+See backends/README.md.
 
 The benchmark sessions ``bench`` (CPU) and ``bench_gpu`` run only when named
 (``python3 -m nox -s bench``); see bench/README.md. So does ``properties``,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import nox
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "bench"))
 from machine import gpu_name, machine_name  # noqa: E402 (bench/, put on the path: stdlib only)
 
-nox.options.sessions = ["lint", "numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu"]
+nox.options.sessions = ["lint", "numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu", "playground"]
 nox.options.reuse_existing_virtualenvs = True
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
@@ -42,7 +44,8 @@ def _test(session: nox.Session, backends: list[str]) -> None:
 
 def _cpu_session(name: str):
     def session(session: nox.Session) -> None:
-        _install(session, name)
+        # The numpy session also executes docs/lab.ipynb (tests/test_notebook.py): it alone installs a kernel.
+        _install(session, name, *(["notebook"] if name == "numpy" else []))
         _test(session, [name])
 
     session.__doc__ = f"Tests on {name} alone, in a virtualenv without the other backends."
@@ -106,13 +109,66 @@ def _has_nvidia_gpu() -> bool:
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
+#: For the GPU sessions and every process they start: torch, CuPy and JAX share
+#: the GPU in one pytest process, and tests start child processes on it; JAX
+#: would otherwise take 75 % of the GPU's memory in each.
+GPU_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+def cuda_requirements(nvidia_smi: str) -> str | None:
+    """The requirements file for the driver's CUDA version in ``nvidia-smi``'s output ("CUDA Version: 12.4").
+
+    ``gpu`` (CUDA 13 wheels) for CUDA 13 and later, ``gpu-cuda12`` for 12,
+    None where the version is older or not shown.
+    """
+    found = re.search(r"CUDA Version\s*:\s*(\d+)\.(\d+)", nvidia_smi)
+    if found is None:
+        return None
+    major = int(found.group(1))
+    return "gpu" if major >= 13 else "gpu-cuda12" if major == 12 else None
+
+
+def _gpu_requirements(session: nox.Session) -> str:
+    header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, check=False).stdout
+    name = cuda_requirements(header)
+    if name is None:
+        session.skip("nvidia-smi shows no CUDA version of 12 or later: backends/gpu*.txt need a CUDA 12 or 13 driver")
+    return name
+
+
 @nox.session
 def gpu(session: nox.Session) -> None:
     """torch:cuda, cupy and jax:gpu, at full float32 precision; skipped without a GPU."""
     if not _has_nvidia_gpu():
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
-    _install(session, "gpu")
-    _test(session, ["torch:cuda", "cupy", "jax:gpu"])
+    _install(session, _gpu_requirements(session))
+    session.run("python", "-m", "backprop_xp", "backends", env=GPU_ENV)
+    session.run("pytest", *session.posargs, env={TEST_ENV: "torch:cuda,cupy,jax:gpu", **GPU_ENV})
+
+
+BROWSER_PACKAGES = ["chromium", "chromium-driver"]  # Debian's: the browser and its WebDriver, of one version
+
+
+def _install_browser(session: nox.Session) -> None:
+    """Debian's chromium and chromium-driver, through apt-get, when missing and running as root."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn("chromium or chromedriver is missing and apt-get cannot install them here: the browser test skips")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES]):
+        if subprocess.run(command, env={**os.environ, **env}, check=False).returncode != 0:
+            session.warn(f"{' '.join(command)} failed: the browser test skips")
+            return
+
+
+@nox.session
+def playground(session: nox.Session) -> None:
+    """The playground in headless Chromium (tests/test_playground_browser.py); its API is tested in numpy."""
+    _install(session, "numpy", "playground")
+    _install_browser(session)
+    session.run("pytest", "tests/test_playground_browser.py", *session.posargs, env={TEST_ENV: "numpy"})
 
 
 # --- benchmarks (not in nox.options.sessions: run them by name) ---------------
@@ -126,12 +182,12 @@ def _results(kind: str) -> str:
     return os.path.join(folder, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%MZ") + f"-{kind}")
 
 
-def _bench(session: nox.Session, marker: str, kind: str) -> None:
+def _bench(session: nox.Session, marker: str, kind: str, env: dict[str, str] | None = None) -> None:
     stem = _results(kind)
-    session.run("python", "-m", "backprop_xp", "backends")
+    session.run("python", "-m", "backprop_xp", "backends", env=env)
     session.run(
         "pytest", "bench", "-m", marker, "-p", "no:cacheprovider", f"--benchmark-json={stem}.json",
-        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", *session.posargs,
+        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", *session.posargs, env=env,
     )
     session.run("python", "bench/report.py", f"{stem}.json", "--markdown", f"{stem}.md", "--figure", f"{stem}-scaling.png")
 
@@ -148,5 +204,5 @@ def bench_gpu(session: nox.Session) -> None:
     """The GPU benchmarks (torch:cuda, cupy, jax:gpu); skipped without an NVIDIA GPU."""
     if not _has_nvidia_gpu():
         session.skip("no NVIDIA GPU here (nvidia-smi lists none)")
-    _install(session, "gpu", "bench")
-    _bench(session, "gpu", "gpu")
+    _install(session, _gpu_requirements(session), "bench")
+    _bench(session, "gpu", "gpu", GPU_ENV)

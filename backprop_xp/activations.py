@@ -51,7 +51,9 @@ def sigmoid_backward(A: Array, dA: Array, xp: Namespace) -> Array:
 
 
 def relu(Z: Array, xp: Namespace) -> Array:
-    return xp.clip(Z, min=0)
+    # maximum, not clip: array-api-compat's generic clip (used on CuPy) assigns
+    # through boolean masks, which waits for the device; maximum keeps NaN.
+    return xp.maximum(Z, 0.0)
 
 
 def relu_backward(A: Array, dA: Array, xp: Namespace) -> Array:

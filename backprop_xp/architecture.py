@@ -54,7 +54,8 @@ class Architecture:
         if output_activation not in COMPATIBLE_OUTPUTS[loss]:
             raise SettingError(
                 f"Loss {loss!r} needs an output activation among "
-                f"{', '.join(COMPATIBLE_OUTPUTS[loss])}; received {output_activation!r}."
+                f"{', '.join(COMPATIBLE_OUTPUTS[loss])}; received {output_activation!r}. "
+                f"Pass output_activation={COMPATIBLE_OUTPUTS[loss][0]!r}, or a loss that fits {output_activation!r}."
             )
         if output_activation == "softmax" and output_size < 2:
             raise SettingError(

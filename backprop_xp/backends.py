@@ -120,14 +120,25 @@ class Backend:
         """What ``compile=True`` uses here: ``"jax.jit"``, ``"cuda graph"`` or ``"none"`` (the step runs eagerly)."""
         return _LIBRARIES[self.library].compiler(self.device)[0]
 
+    def activate(self) -> contextlib.AbstractContextManager[Any]:
+        """A context in which this backend's device is the current one (``cupy:N``: device N).
+
+        CuPy puts what an operation makes on the *current* device, not on its
+        inputs' device, so work on ``cupy:1`` must run inside ``with
+        backend.activate():``; torch and JAX follow their inputs, and there it
+        changes nothing that matters (torch:cuda:N also makes N current).
+        """
+        return _LIBRARIES[self.library].activate(self.device)
+
     def compile(self, step: Callable[..., Any]) -> Callable[..., Any]:
         """A training step ``step(params, state, X, Y) -> (loss, params, state)``, compiled by this backend.
 
         ``step`` must be pure (it updates nothing in place) and of Array API
         operations only. The compiled step computes the same function; its
         outputs stay valid for the next two calls at least (a CUDA graph writes
-        into buffers it reuses). Where the backend has no compiler, ``step``
-        itself is returned.
+        into buffers it reuses): for longer, ask ``graphs.keeper(step)`` for the
+        parameters and ``graphs.lasting(step, loss)`` for a loss. Where the
+        backend has no compiler, ``step`` itself is returned.
         """
         wrap = _LIBRARIES[self.library].compiler(self.device)[1]
         return step if wrap is None else wrap(step)
@@ -161,6 +172,10 @@ def _unknown_peak(device: Device) -> None:
     return None
 
 
+def _no_activation(device: Device) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     return "none", None
 
@@ -191,6 +206,7 @@ class _Library:
     synchronise: Callable[[Device, Any], None] = _no_wait
     device_name: Callable[[Device], str | None] = _on_the_cpu
     peak_memory: Callable[[Device], tuple[Callable[[], None], Callable[[], int]] | None] = _unknown_peak
+    activate: Callable[[Device], contextlib.AbstractContextManager[Any]] = _no_activation  # device -> context
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -314,6 +330,14 @@ def _torch_plain(array: Array) -> Array:
     return array.detach() if array.requires_grad else array
 
 
+def _torch_activate(device: Device) -> contextlib.AbstractContextManager[Any]:
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.cuda.device(device)
+
+
 def _torch_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     if device.type == "cuda":
         from .graphs import GraphStep, cuda_graph_capture
@@ -379,7 +403,14 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
     platform = suffix or "cpu"
     try:
         devices = jax.devices(platform)
-    except RuntimeError:
+    except RuntimeError as exc:
+        if "failed to initialize" in str(exc):
+            # A GPU that is there but could not be set up: most often its memory
+            # is taken (each JAX process preallocates 75 % of it by default).
+            raise RuntimeError(
+                f"jax {jax.__version__} found its {platform} backend but could not initialise it ({exc}); "
+                "if other processes use the GPU, set XLA_PYTHON_CLIENT_PREALLOCATE=false in every one"
+            ) from None
         raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
     return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
 
@@ -485,6 +516,13 @@ def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return map_leaves(lambda v: np.asarray(v) if isinstance(v, np.generic) else v, dask.compute(*values))
 
 
+#: torch's install hint: an unpinned torch on Linux x86-64 is a CUDA build of several GB.
+_TORCH_INSTALL = (
+    'pip install ".[torch]" in a checkout of backprop-xp, or pip install torch; on Linux either pulls a CUDA '
+    "build of several GB: for the CPU alone, pip install torch --index-url https://download.pytorch.org/whl/cpu"
+)
+
+
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
         module="numpy", owns=is_numpy_array, cpu="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
@@ -492,22 +530,22 @@ _LIBRARIES: dict[str, _Library] = {
     ),
     "torch": _Library(
         module="torch", owns=is_torch_array, cpu="torch", gpu="torch:cuda", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
-        load=_load_torch, devices=_torch_devices, install='pip install "backprop-xp[torch]"',
+        load=_load_torch, devices=_torch_devices, install=_TORCH_INSTALL,
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
-        compiler=_torch_compiler, full_precision=_torch_full_precision,
+        compiler=_torch_compiler, activate=_torch_activate, full_precision=_torch_full_precision,
         synchronise=_torch_synchronise, device_name=_torch_device_name, peak_memory=_torch_peak_memory,
     ),
     "cupy": _Library(
         module="cupy", owns=is_cupy_array, gpu="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
         install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
         gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
-        to_numpy=_cupy_to_numpy,
+        to_numpy=_cupy_to_numpy, activate=lambda device: device,  # a cupy.cuda.Device is its own context
         synchronise=lambda device, output: device.synchronize(), device_name=_cupy_device_name,
     ),
     "jax": _Library(
         module="jax", owns=is_jax_array, cpu="jax", gpu="jax:gpu", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
-        install='pip install "backprop-xp[jax]"',
+        install='pip install jax (or pip install ".[jax]" in a checkout of backprop-xp)',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
         compiler=_jax_compiler, full_precision=_jax_full_precision,
@@ -515,11 +553,11 @@ _LIBRARIES: dict[str, _Library] = {
     ),
     "array_api_strict": _Library(
         module="array_api_strict", owns=_is_strict_array, cpu="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
-        devices=_strict_devices, install='pip install "backprop-xp[strict]"',
+        devices=_strict_devices, install='pip install array-api-strict (or pip install ".[strict]" in a checkout of backprop-xp)',
     ),
     "dask": _Library(
         module="dask", owns=is_dask_array, cpu="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
-        install='pip install "dask[array]"', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
+        install='pip install "dask[array]" distributed (or pip install ".[dask]" in a checkout of backprop-xp)', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
 
@@ -537,6 +575,18 @@ def installed_libraries() -> list[str]:
 
 def _available_hint() -> str:
     return f"Available here: {', '.join(installed_libraries())}."
+
+
+def check_env_backend() -> str | None:
+    """What is wrong with ``BACKPROP_XP_BACKEND``, in a sentence, or None when it is unset or a backend's name."""
+    name = os.environ.get(ENV_VAR, "").strip()
+    if not name:
+        return None
+    library, colon, suffix = name.lower().partition(":")
+    lib = _LIBRARIES.get(library)
+    if lib is None or (colon and not (suffix and re.fullmatch(lib.suffixes, suffix))):
+        return f"{ENV_VAR}={name!r} is not a backend name; expected one of: {', '.join(NAME_FORMS)}"
+    return None
 
 
 def default_backend_name() -> str:
@@ -557,11 +607,21 @@ def get_backend(name: str | None = None) -> Backend:
         The library is not installed here, fails to load, or the GPU it asks for
         is not present.
     """
+    from_env = name is None and default_backend_name() != DEFAULT
     if name is None:
         name = default_backend_name()
     if not isinstance(name, str):
         raise InputTypeError(f"backend must be a string such as 'numpy' or 'torch:cuda'; received {name!r}.")
-    return _load(name.strip().lower())
+    try:
+        return _load(name.strip().lower())
+    except (UnknownNameError, BackendUnavailableError) as exc:
+        if not from_env:
+            raise
+        # The user typed no name: say where this one came from.
+        raise type(exc)(
+            f"{exc} The name came from the environment variable {ENV_VAR}={name!r}: set it to one of the "
+            "names above, unset it, or give one with --backend (backend= in Python)."
+        ) from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -609,6 +669,18 @@ def describe_backends() -> list[dict[str, Any]]:
                 row["status"] = f"fails to load: {type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
+
+
+def on_the_networks_device(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(x, y, net, ...)`` run inside ``net.backend.activate()``: on ``cupy:N``, with device N current."""
+
+    @functools.wraps(fn)
+    def run(x: Any, y: Any, net: Any, *args: Any, **kwargs: Any) -> Any:
+        backend = getattr(net, "backend", None)  # not a network: fn's own checks report it
+        with backend.activate() if isinstance(backend, Backend) else contextlib.nullcontext():
+            return fn(x, y, net, *args, **kwargs)
+
+    return run
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

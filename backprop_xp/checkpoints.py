@@ -130,6 +130,29 @@ def save(
     return path
 
 
+#: How the files np.load reads begin: a zip archive (.npz) or a .npy array.
+_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")
+
+
+def _check_signature(path: Path) -> None:
+    """Refuse, by its first bytes, a file that is no NumPy file at all (np.load would take it for a pickle)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(8)
+    except OSError as exc:
+        raise PathError(f"Cannot read {str(path)!r}: {exc.strerror or exc}.") from None
+    if head.startswith(_SIGNATURES):
+        return
+    try:
+        kind = "a text file" if head and head.decode("utf-8").isprintable() else "not a NumPy file"
+    except UnicodeDecodeError:
+        kind = "not a NumPy file"
+    raise CheckpointError(
+        f"{str(path)!r} is not a checkpoint: it is {kind}; expected a .npz file written by backprop_xp.save "
+        "(or by backprop-xp train, as checkpoint.npz)."
+    )
+
+
 def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) -> Checkpoint:
     """Read a checkpoint into host arrays, checking everything in it.
 
@@ -154,6 +177,7 @@ def read(path: str | os.PathLike[str], *, expect: Architecture | None = None) ->
         raise PathError(f"{str(path)!r} is a directory; expected a checkpoint file (a .npz written by backprop_xp.save).")
     if not path.is_file():
         raise MissingPathError(f"No checkpoint at {str(path)!r}: there is no such file.")
+    _check_signature(path)
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):  # a lone .npy array

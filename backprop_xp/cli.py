@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from . import checkpoints
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .architecture import DTYPES
-from .backends import ENV_VAR, NAME_FORMS, describe_backends
+from .backends import ENV_VAR, NAME_FORMS, check_env_backend, default_backend_name, describe_backends
 from .datasets import DATASETS
 from .errors import InputError, SettingError, TrainingDiverged, UsageError
 from .initializers import INITIALIZERS
@@ -71,9 +73,11 @@ def _add_model_options(p: argparse.ArgumentParser, *, many: bool = False, dtype:
             "--hidden", type=int, nargs="*", default=[5, 3], metavar="N",
             help="hidden layer widths; none given: no hidden layer (default: 5 3)",
         )
-    p.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS, default="tanh")
-    p.add_argument("--output-activation", choices=OUTPUT_ACTIVATIONS, default="sigmoid")
-    p.add_argument("--loss", choices=tuple(LOSSES), default="mse")
+    p.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS, default="tanh", help="(default: tanh, the lab's)")
+    p.add_argument(
+        "--output-activation", choices=OUTPUT_ACTIVATIONS, default="sigmoid", help="(default: sigmoid, the lab's)"
+    )
+    p.add_argument("--loss", choices=tuple(LOSSES), default="mse", help="(default: mse, the lab's)")
     init_help = f"one of {', '.join(INITIALIZERS)}, or normal:STD"
     if many:
         p.add_argument(
@@ -89,7 +93,7 @@ def _add_model_options(p: argparse.ArgumentParser, *, many: bool = False, dtype:
 def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> None:
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd", help="(default: sgd, the lab's)")
     if many:
-        p.add_argument("--lr", type=float, nargs="+", default=[0.05, 0.25, 1.0], help="learning rates to try")
+        p.add_argument("--lr", type=float, nargs="+", default=[0.05, 0.25, 1.0], help="learning rates to try (default: 0.05 0.25 1.0)")
     else:
         p.add_argument("--lr", type=float, default=0.25, help="learning rate (default: 0.25)")
     p.add_argument("--epochs", type=int, default=2500, help="(default: 2500)")
@@ -99,7 +103,8 @@ def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> 
     )
     p.add_argument(
         "--tol", type=float, default=None,
-        help="early stopping: stop once the loss has not fallen by more than TOL for --patience epochs",
+        help="early stopping: stop once the loss has not fallen by more than TOL for --patience epochs "
+        "(default: off, every epoch runs)",
     )
     p.add_argument(
         "--patience", type=int, default=None, help="with --tol: epochs without progress before stopping (default: 10)"
@@ -107,13 +112,61 @@ def _add_training_options(p: argparse.ArgumentParser, *, many: bool = False) -> 
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line raises :class:`UsageError` (one line) instead of printing usage."""
+    """argparse, but a bad command line raises :class:`UsageError` (one line) instead of printing usage.
+
+    Abbreviations are off (``--epoch`` is not silently ``--epochs``); an
+    unknown option or choice gets a "did you mean" and the ``--help`` of the
+    command it was given to.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str):  # type: ignore[override]
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        raise UsageError(f"{message}{_choice_hint(message)} (see {self.prog} --help)")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(extras)}{_option_hint(extras, command, self.commands)} "
+                f"(see {command.prog} --help)"
+            )
+        return parsed
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _options_of(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+
+
+def _option_hint(extras: list[str], command: argparse.ArgumentParser, commands: dict[str, Any]) -> str:
+    """"; did you mean --hidden?" for the first unknown option close to one of the command's."""
+    for word in extras:
+        if not word.startswith("--"):
+            continue
+        typed = word.split("=", 1)[0]
+        close = difflib.get_close_matches(typed, _options_of(command), n=1, cutoff=0.6)
+        if close:
+            return f"; did you mean {close[0]}?"
+        elsewhere = [name for name, p in commands.items() if typed in _options_of(p)]
+        if elsewhere:
+            return f"; {typed} is an option of {' and '.join(elsewhere)}, not of {command.prog.split()[-1]}"
+    return ""
+
+
+def _choice_hint(message: str) -> str:
+    """"; did you mean 'moons'?" after argparse's "invalid choice: 'mons' (choose from ...)"."""
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    close = difflib.get_close_matches(found[1], re.findall(r"'([^']*)'", found[2]), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def build_parser() -> _Parser:
     parser = _Parser(prog=PROG, description="Backpropagation written once, run on many array libraries.")
     debug_help = "on an error, show the traceback instead of one line"
     parser.add_argument("--debug", action="store_true", help=debug_help)
@@ -123,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     command_debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
 
     def add_command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, parents=[command_debug])
+        parser.commands[name] = commands.add_parser(name, help=help, parents=[command_debug])
+        return parser.commands[name]
 
     add_command("backends", help="list the backends, whether they run here, and their devices")
 
@@ -132,16 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(t)
     t.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
     t.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: runs/DATASET)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in the output directory (without it, such a directory is refused)",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bar (one is drawn on a terminal only)")
     t.add_argument(
         "--compile", action="store_true",
         help="compile the training step once (jax.jit; CUDA graphs on torch:cuda; other backends run it as written)",
     )
     big = t.add_argument_group("data larger than memory (the dask backend; see dask_data)")
-    big.add_argument("--data", default=None, metavar="DIR", help="a directory of .npy shards (x-KEY.npy, y-KEY.npy)")
-    big.add_argument("--generate", type=int, default=None, metavar="N", help="N rows of synthetic data, made on the workers")
+    big.add_argument("--data", default=None, metavar="DIR", help="a directory of .npy shards (x-KEY.npy, y-KEY.npy) (default: none, the --dataset)")
+    big.add_argument("--generate", type=int, default=None, metavar="N", help="N rows of synthetic data, made on the workers (default: none)")
     big.add_argument("--features", type=int, default=10, help="features of the generated data (default: 10)")
-    big.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per generated chunk")
+    big.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per generated chunk (default: 100000)")
     big.add_argument(
         "--scheduler", default=None, metavar="ADDR",
         help="a dask.distributed scheduler, tcp://host:port (default: $BACKPROP_XP_DASK_SCHEDULER, else local threads)",
@@ -161,12 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, default=0.01, help="loss threshold for epochs-to-threshold (default: 0.01)")
     s.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     s.add_argument("--out", type=Path, default=Path("runs/sweep"), metavar="DIR", help="(default: runs/sweep)")
+    s.add_argument("--overwrite", action="store_true", help="replace the sweep already in the output directory")
 
     g = add_command("gradcheck", help="backprop's gradients against finite differences, per layer")
     _add_model_options(g, dtype="float64")
     g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
     g.add_argument("--eps", type=float, default=None, help="finite-difference step (default: 1e-6 in float64, 1e-2 in float32)")
     g.add_argument("--max-entries", type=int, default=200, metavar="N", help="check at most N entries per array (default: 200)")
+    g.add_argument(
+        "--tol", type=float, default=None,
+        help="the largest relative error that passes (default: 1e-6 in float64, 1e-2 in float32)",
+    )
+
+    w = add_command("playground", help="a local web page that trains the engine live (Ctrl-C stops it)")
+    w.add_argument("--backend", default=None, help=f"one of {', '.join(NAME_FORMS)} (default: ${ENV_VAR}, else numpy)")
+    w.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine only)")
+    w.add_argument("--port", type=int, default=8000, help="(default: 8000; 0: any free port)")
+    w.add_argument("--open", action="store_true", help="open the page in the default browser")
     return parser
 
 
@@ -194,11 +263,27 @@ def _backends(args: argparse.Namespace) -> int:
     print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for row in rows:
         print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    wrong = check_env_backend()
+    if wrong is not None:  # the table is still worth seeing; the variable is the user's to fix
+        print(f"{PROG}: error: {wrong}: train, plot, sweep and gradcheck will refuse it.", file=sys.stderr)
+        return 2
+    name = default_backend_name()
+    print(f"default backend: {name}" + (f" (from {ENV_VAR})" if os.environ.get(ENV_VAR, "").strip() else ""))
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .experiment import check, prepare_directory, run, write_outputs
+    from .experiment import (
+        CHECKPOINT,
+        METRICS,
+        check,
+        load_data,
+        prepare_directory,
+        run,
+        small_for_dask,
+        stalled,
+        write_outputs,
+    )
     from .progress import ProgressBar
 
     config = _config(args)
@@ -210,16 +295,28 @@ def _train(args: argparse.Namespace) -> int:
     try:
         check(config)  # every setting, and then the directory, before training starts
         default = "dask" if config.on_dask else config.dataset
-        out = prepare_directory(args.out or Path("runs") / default)
+        out = prepare_directory(
+            args.out or Path("runs") / default, overwrite=args.overwrite, run_files=(METRICS, CHECKPOINT)
+        )
+        too_small = small_for_dask(config, load_data(config))
+        if too_small:
+            print(f"{PROG}: warning: {too_small}", file=sys.stderr)
         bar = ProgressBar(config.epochs, sys.stdout, enabled=not args.quiet)
         try:
             result = run(config, callback=lambda epoch, loss: bar.update(epoch, float(loss)))
+        except (TrainingDiverged, KeyboardInterrupt) as exc:
+            bar.close()
+            _keep_what_was_learnt(exc, out)
+            raise
         finally:
             bar.close()
-        written, summary = write_outputs(result, out)
+        warning = stalled(result)
+        written, summary = write_outputs(result, out, warnings=[warning] if warning else None)
     finally:
         if client is not None:
             client.close()
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     accuracy = f", train accuracy {summary['train_accuracy']:.3f}"
     if "test_accuracy" in summary:
         accuracy += f", test accuracy {summary['test_accuracy']:.3f}"
@@ -230,6 +327,18 @@ def _train(args: argparse.Namespace) -> int:
         f"wrote {', '.join(str(p) for p in written)}"
     )
     return 0
+
+
+def _keep_what_was_learnt(exc: BaseException, out: Path) -> None:
+    """A run that diverged or was interrupted writes its loss curve so far, metrics and last finite weights."""
+    from .experiment import write_outputs
+
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        return
+    written, _ = write_outputs(partial, out)
+    kept = f"the weights of epoch {partial.epochs_run}'s loss" if partial.epochs_run else "the initial weights"
+    print(f"{partial.data.name}: {partial.stopped}; kept {kept}: wrote {', '.join(str(p) for p in written)}")
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -259,7 +368,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from .experiment import check, prepare_directory
-    from .sweep import by_configuration, grid, run_sweep, write_sweep
+    from .sweep import CSV_NAME, SweepProgress, by_configuration, grid, run_sweep, write_sweep
 
     check_setting("--seeds", args.seeds, Integer(low=1))
     check_setting("--jobs", args.jobs, Integer(low=1), None, none="for one per core")
@@ -268,8 +377,12 @@ def _sweep(args: argparse.Namespace) -> int:
     configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
     for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run
         check(c)
-    out = prepare_directory(args.out)
-    runs = run_sweep(configs, jobs=args.jobs)
+    out = prepare_directory(args.out, overwrite=args.overwrite, run_files=(CSV_NAME,))
+    progress = SweepProgress(len(configs), sys.stdout)
+    try:
+        runs = run_sweep(configs, jobs=args.jobs, progress=progress.update)
+    finally:
+        progress.close()
     written = write_sweep(runs, out, threshold=args.threshold)
     groups = by_configuration(runs)
     print(f"{'configuration':<48} median final loss   runs below {args.threshold:g}")
@@ -284,21 +397,31 @@ def _sweep(args: argparse.Namespace) -> int:
 def _gradcheck(args: argparse.Namespace) -> int:
     from .experiment import build_network, load_data, targets
     from .gradcheck import TOLERANCE, format_table, gradient_check
+    from .gradcheck import verdict as gradcheck_verdict
+    from .settings import Real
+    from .settings import check as check_setting
 
     config = _config(args)
     data = load_data(config)
     net = build_network(config, data)
+    tolerance = check_setting("--tol", args.tol, Real(low=0, low_open=True), None)
+    tolerance = TOLERANCE[net.dtype] if tolerance is None else tolerance
     checks = gradient_check(net, data.x, targets(config, data, data.y), eps=args.eps, max_entries=args.max_entries)
-    tolerance = TOLERANCE[net.dtype]
     print(f"{net} on {config.dataset} ({data.x.shape[0]} samples), device {net.backend.device}")
     print(format_table(checks, tolerance))
-    worst = max(c.relative_error for c in checks)
-    verdict = "agree with" if worst <= tolerance else "DISAGREE with"
-    print(f"backprop's gradients {verdict} finite differences: largest relative error {worst:.2e} (tolerance {tolerance:g})")
-    return 0 if worst <= tolerance else 1
+    print(gradcheck_verdict(checks, tolerance))
+    return 0 if all(c.passes(tolerance) for c in checks) else 1
 
 
-COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _sweep, "gradcheck": _gradcheck}
+def _playground(args: argparse.Namespace) -> int:
+    from .playground import serve
+
+    serve(args.host, args.port, args.backend, open_browser=args.open)  # Ctrl-C: main's status 130
+    return 0
+
+
+COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _sweep, "gradcheck": _gradcheck,
+            "playground": _playground}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -324,11 +447,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, InputError) else 1
 
 
+#: The Python names of settings that the command line takes as options.
+OPTION_NAMES = {
+    "batch_size": "--batch-size", "hidden_sizes": "--hidden", "epochs": "--epochs", "tol": "--tol",
+    "patience": "--patience", "seed": "--seed", "eps": "--eps", "max_entries": "--max-entries", "init": "--init",
+    "jobs": "--jobs", "output_activation": "--output-activation", "hidden_activation": "--hidden-activation",
+    "loss": "--loss", "backend": "--backend", "dtype": "--dtype",
+}
+
+
+def as_options(message: str) -> str:
+    """A message about Python arguments, reworded for the command line.
+
+    ``"hidden_sizes[0] must be ..."`` -> ``"--hidden (its value 1) must be ..."``;
+    ``"Pass output_activation='softmax'"`` -> ``"Add --output-activation softmax"``.
+    """
+    def leading(match: re.Match[str]) -> str:
+        option = OPTION_NAMES[match[1]]
+        return option if match[2] is None else f"{option} (its value {int(match[2]) + 1})"
+
+    names = "|".join(OPTION_NAMES)
+    renamed = re.sub(rf"^({names})(?:\[(\d+)\])?(?= must )", leading, message)
+    if renamed.startswith("--"):  # None cannot be typed: leaving an option out is how it is given
+        renamed = re.sub(r",? or None(?: for [^;]*)?(?=;)", "", renamed.replace(" must be None or ", " must be ", 1))
+    message = renamed
+    return re.sub(
+        rf"\bPass ({names})='([^']*)'", lambda m: f"Add {OPTION_NAMES[m[1]]} {m[2]}", message
+    )
+
+
 def _one_line(exc: Exception) -> str:
     """How the command reports an exception: the user's mistake, a diverged run, or anything else."""
     message = " ".join(str(exc).split())  # one line, whatever the exception's text
     if isinstance(exc, InputError):
-        return f"{PROG}: error: {message}"
+        return f"{PROG}: error: {as_options(message)}"
     if isinstance(exc, TrainingDiverged):
         return f"{PROG}: {message}"
     return (

@@ -46,7 +46,7 @@ def _dask_array() -> Any:
         import dask.array as da
     except ImportError:
         raise BackendUnavailableError(
-            'Dask data need dask, which is not installed here. Install it with: pip install "dask[array]".'
+            'Dask data need dask, which is not installed here. Install it with: pip install "dask[array]" distributed (or pip install ".[dask]" in a checkout of backprop-xp).'
         ) from None
     return da
 

@@ -118,8 +118,8 @@ def _digits(seed: int) -> Dataset:
         from sklearn.datasets import load_digits
     except ImportError:
         raise MissingDependencyError(
-            "The digits dataset is scikit-learn's: install it with pip install \"backprop-xp[digits]\" "
-            "(or pip install scikit-learn)."
+            "The digits dataset is scikit-learn's: install it with pip install scikit-learn "
+            "(or pip install \".[digits]\" in a checkout of backprop-xp)."
         ) from None
     bunch = load_digits()
     x = (bunch.data / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]

@@ -93,13 +93,15 @@ def output_delta(A_L: Array, Y: Array, arch: Architecture, xp: Namespace) -> Arr
 
 
 def backward(
-    params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace
+    params: Params, activations: list[Array], delta: Array, arch: Architecture, xp: Namespace,
+    *, deltas: list[Array] | None = None,
 ) -> Params:
     """Propagate ``Delta_L`` back through the layers.
 
     ``activations`` is the list that :func:`forward` returned; it is consumed
     (emptied) as the pass goes, so that each layer's activation is released as
-    soon as its last use is behind it.
+    soon as its last use is behind it. A list passed as ``deltas`` receives
+    ``Delta_1, ..., Delta_L`` in layer order (for those who watch them: the playground).
 
     Returns
     -------
@@ -110,6 +112,8 @@ def backward(
     grads = []
     for layer in range(len(params) - 1, -1, -1):
         A_in = activations.pop()
+        if deltas is not None:
+            deltas.insert(0, delta)
         grads.append((A_in.T @ delta, xp.sum(delta, axis=0)))
         if layer > 0:
             W = params[layer][0]

@@ -20,17 +20,12 @@ from typing import Any, Callable
 import numpy as np
 
 from . import checkpoints, equations
-from .backends import get_backend
+from .backends import default_backend_name, get_backend
 from .datasets import Dataset, load_dataset
-from .errors import LabelError, PathError, SettingError
+from .errors import LabelError, PathError, SettingError, TrainingDiverged
 from .inputs import to_host
 from .network import NeuralNetwork
-from .plotting import (
-    new_axes,
-    plot_decision_boundary,
-    plot_losses,
-    save_figure,
-)
+from .plotting import describe, new_axes, output_range, plot_decision_boundary, plot_losses, save_figure
 from .training import check_compile, check_settings, train
 
 #: The files a run writes into its output directory.
@@ -86,6 +81,8 @@ class RunResult:
     losses: np.ndarray
     data: Dataset
     seconds: float
+    stopped: str | None = None  # "diverged" or "interrupted" for a run that did not finish
+    reason: str | None = None  # why, in a sentence
 
     @property
     def epochs_run(self) -> int:
@@ -93,7 +90,7 @@ class RunResult:
 
     @property
     def stopped_early(self) -> bool:
-        return self.epochs_run < self.config.epochs
+        return self.stopped is None and self.epochs_run < self.config.epochs
 
 
 def load_data(config: RunConfig) -> Dataset:
@@ -183,17 +180,100 @@ def _check_shard_labels(data: Dataset) -> None:
 
 
 def run(config: RunConfig, *, callback: Callable[[int, Any], None] | None = None) -> RunResult:
-    """Train a network as ``config`` says; raises :class:`~backprop_xp.TrainingDiverged` if the loss diverges."""
+    """Train a network as ``config`` says.
+
+    Raises :class:`~backprop_xp.TrainingDiverged` if the loss diverges, and lets
+    a ``KeyboardInterrupt`` through; either carries what the run had learnt as
+    ``partial``, a :class:`RunResult` (the last finite weights, the losses up to
+    there) that :func:`write_outputs` can write.
+    """
     data = load_data(config)
     net = build_network(config, data)
+    seen: list[float] = []  # the losses so far, kept on the host for an interrupted run
+
+    def record(epoch: int, loss: Any) -> None:
+        seen.append(float(loss))
+        if callback is not None:
+            callback(epoch, loss)
+
     start = time.perf_counter()
-    _, losses = train(
-        data.x, targets(config, data, data.y), net, config.epochs, config.lr,
-        optimizer=config.optimizer, batch_size=config.batch_size, seed=config.seed,
-        tol=config.tol, patience=config.patience, callback=callback, compile=config.compile,
-    )
+    try:
+        _, losses = train(
+            data.x, targets(config, data, data.y), net, config.epochs, config.lr,
+            optimizer=config.optimizer, batch_size=config.batch_size, seed=config.seed,
+            tol=config.tol, patience=config.patience, callback=record, compile=config.compile,
+        )
+    except TrainingDiverged as exc:
+        # train() has put back the weights of the last epoch with a finite loss.
+        finite = exc.losses[np.isfinite(exc.losses)]
+        seconds = time.perf_counter() - start
+        exc.partial = RunResult(  # type: ignore[attr-defined]
+            config, net, finite, data, seconds, stopped="diverged", reason=" ".join(str(exc).split())
+        )
+        raise
+    except KeyboardInterrupt as exc:
+        # The weights are those of the last update made: each update replaces them whole.
+        reason = f"interrupted (Ctrl-C) after {len(seen)} of {config.epochs} epochs"
+        seconds = time.perf_counter() - start
+        exc.partial = RunResult(  # type: ignore[attr-defined]
+            config, net, np.asarray(seen, dtype=np.float64), data, seconds, stopped="interrupted", reason=reason
+        )
+        raise
     seconds = time.perf_counter() - start
     return RunResult(config, net, to_host(losses).astype(np.float64), data, seconds)
+
+
+#: Below this many values (samples x features) in memory, Dask's graph overhead dwarfs the arithmetic.
+DASK_WORTHWHILE = 10**6
+
+
+def small_for_dask(config: RunConfig, data: Dataset) -> str | None:
+    """A warning when in-memory data are too small for the dask backend to do anything but cost time, or None."""
+    name = (config.backend or default_backend_name()).strip().lower()
+    if not name.startswith("dask") or config.on_dask:
+        return None
+    values = int(data.x.shape[0]) * int(data.n_features)
+    if values >= DASK_WORTHWHILE:
+        return None
+    return (
+        f"{data.x.shape[0]} samples of {data.n_features} features on the dask backend: every epoch builds and "
+        "runs a task graph, whose overhead (milliseconds) dwarfs work NumPy does in microseconds, so Dask can "
+        f"only cost time here. Dask is for data larger than memory (--data, --generate); for these, --backend numpy."
+    )
+
+
+def stalled(result: RunResult, *, window: int | None = None) -> str | None:
+    """A warning when the loss stopped moving because the gradients vanished, or None.
+
+    "Stopped moving": over the last ``window`` epochs (default a tenth of the
+    run, at least 10) the loss changed by less than 1e-6 of itself, while it is
+    still above 1e-3 and every gradient entry is below 1e-7 in size. Saturated
+    outputs (sigmoid, tanh or softmax at the ends of their range) are named.
+    """
+    losses = result.losses
+    window = window or max(10, losses.size // 10)
+    if losses.size < 2 * window or not np.isfinite(losses).all():
+        return None
+    recent = losses[-window:]
+    final = float(recent[-1])
+    if final <= 1e-3 or float(recent.max() - recent.min()) > 1e-6 * abs(final):
+        return None
+    net, data = result.net, result.data
+    grads = net.backward(data.x, targets(result.config, data, data.y))
+    largest = max(float(np.abs(net.backend.to_numpy(g)).max()) for pair in grads for g in pair)
+    if largest > 1e-7:
+        return None
+    text = (
+        f"the loss has not moved for the last {window} epochs ({final:.6f}) and the gradients have vanished "
+        f"(largest entry {largest:.1e})"
+    )
+    bounds = output_range(net.architecture.activations[-1])
+    if bounds is None or result.config.on_dask:  # data in chunks are not brought to the host for a warning
+        return text + f". Training further will not help; try a smaller --lr (this run's: {result.config.lr:g})."
+    outputs = to_host(net.forward(data.x)).astype(np.float64)
+    if np.all(np.minimum(np.abs(outputs - bounds[0]), np.abs(outputs - bounds[1])) < 1e-4):
+        text += f": the outputs have saturated ({outputs.min():.2g} to {outputs.max():.2g})"
+    return text + f". Training further will not help; try a smaller --lr (this run's: {result.config.lr:g})."
 
 
 def accuracy(net: NeuralNetwork, x: Any, y: Any) -> float:
@@ -232,11 +312,12 @@ def metrics(result: RunResult) -> dict[str, Any]:
     """The summary written to ``metrics.json``."""
     net, data = result.net, result.data
     summary: dict[str, Any] = {
-        "final_loss": float(result.losses[-1]),
+        "final_loss": float(result.losses[-1]) if result.losses.size else None,
         "train_accuracy": accuracy(net, data.x, targets(result.config, data, data.y)),
         "epochs_run": result.epochs_run,
         "epochs_requested": result.config.epochs,
-        "stopped": "early stopping" if result.stopped_early else "completed",
+        "stopped": result.stopped or ("early stopping" if result.stopped_early else "completed"),
+        **({"reason": result.reason} if result.reason else {}),
         "wall_time_s": round(result.seconds, 4),
         "backend": net.backend.name,
         "device": str(net.backend.device),
@@ -260,32 +341,52 @@ def _scheduler(config: RunConfig) -> str:
 def draw_figures(net: NeuralNetwork, losses: np.ndarray, data: Dataset, out: Path) -> list[Path]:
     """The loss curve and, for 2-D data, the decision boundary, as PNG files in ``out``."""
     written = []
-    ax = plot_losses(losses)
-    save_figure(ax.figure, out / LOSS_FIGURE)
-    written.append(out / LOSS_FIGURE)
+    finite = losses[np.isfinite(losses)]
+    title = describe(net, dataset=data.name, final_loss=float(finite[-1]) if finite.size else None)
+    if losses.size:  # an interrupt before the first epoch ended leaves no curve
+        ax = plot_losses(losses, title=title)
+        save_figure(ax.figure, out / LOSS_FIGURE)
+        written.append(out / LOSS_FIGURE)
     if data.n_features == 2 and isinstance(data.x, np.ndarray):  # a picture of data held in memory
-        ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5))
+        ax = plot_decision_boundary(data.x, data.y, net, new_axes(5.5, 4.5), title=title)
         save_figure(ax.figure, out / BOUNDARY_FIGURE)
         written.append(out / BOUNDARY_FIGURE)
     return written
 
 
-def write_outputs(result: RunResult, out: str | Path) -> tuple[list[Path], dict[str, Any]]:
+def write_outputs(
+    result: RunResult, out: str | Path, *, warnings: list[str] | None = None
+) -> tuple[list[Path], dict[str, Any]]:
     """Write the figures, ``metrics.json`` and the checkpoint of a run into directory ``out``.
 
-    Returns the files written and the metrics.
+    A run that diverged or was interrupted (``result.stopped``) writes the same
+    files: the loss curve so far, the reason in ``metrics.json``, and the last
+    finite weights. ``warnings`` go into ``metrics.json`` too. Returns the
+    files written and the metrics.
     """
     out = prepare_directory(out)
     written = draw_figures(result.net, result.losses, result.data, out)
     summary = metrics(result)
+    if warnings:
+        summary["warnings"] = list(warnings)
     (out / METRICS).write_text(json.dumps(summary, indent=2) + "\n")
     checkpoints.save(result.net, out / CHECKPOINT, losses=result.losses, info={"config": summary["config"]})
     return [*written, out / METRICS, out / CHECKPOINT], summary
 
 
-def prepare_directory(out: str | Path) -> Path:
-    """Create ``out`` if needed and check that files can be written there, before any work is done."""
+def prepare_directory(out: str | Path, *, overwrite: bool = True, run_files: tuple[str, ...] = ()) -> Path:
+    """Create ``out`` if needed and check that files can be written there, before any work is done.
+
+    With ``overwrite=False``, a directory that already holds any of ``run_files``
+    (the files of an earlier run) is refused: a run's directory is that run's.
+    """
     out = Path(out)
+    earlier = [name for name in run_files if (out / name).exists()]
+    if earlier and not overwrite:
+        raise PathError(
+            f"{str(out)!r} already holds a run ({', '.join(earlier)}); expected a new directory. "
+            "Add --overwrite to replace it, or give --out DIR for another."
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".backprop-xp-write-test"

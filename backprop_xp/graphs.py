@@ -24,12 +24,18 @@ class GraphStep:
     A graph reads and writes fixed buffers, so the parameters and the state
     live in three sets of buffers, and graph ``k`` (one per set, per batch
     shape) reads set ``k`` and writes its results into set ``k + 1`` (mod 3).
-    A step's outputs are therefore left alone by the next two calls: the
-    training loop keeps the parameters of the two epochs before the current
-    one, to go back to when the loss stops being finite. The batch is copied
-    into the graph's own input buffers when a new one comes in (minibatches;
-    the full batch is copied once). A short last minibatch gets graphs of its
-    own shape.
+    A step's outputs are therefore left alone by the next two calls. A caller
+    that needs parameters for longer (the training loop's rollback weights,
+    one epoch of many minibatches back) asks :meth:`keep` for them; the loss
+    of a call is overwritten three calls later, and :meth:`lasting` gives a
+    copy that stays. The batch is copied into the graph's own input buffers
+    when a new one comes in (minibatches; the full batch is copied once). A
+    short last minibatch gets graphs of its own shape.
+
+    Every output a graph leaves for the caller (the parameters, the state,
+    the loss) is copied into a buffer allocated before the capture, so nothing
+    allocated inside a graph outlives its replay, and all the graphs of a step
+    can share one memory pool (``cuda_graph_capture``).
 
     ``capture(fns, warm)`` captures each function of ``fns`` into a graph,
     after running ``warm`` (a pure call of the step) to initialise what the
@@ -43,15 +49,50 @@ class GraphStep:
         self.sets: list[list[Any]] = []
         self.rebuild: Callable[[list[Any]], Any] | None = None
         self.batches: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # The last two keep() requests that point into a set: (set, holder).
+        self.kept: list[tuple[int, dict[str, Any]]] = []
+
+    def _set_of(self, leaves: list[Any]) -> int | None:
+        """The index of the set whose first arrays are ``leaves``, or None (arrays from elsewhere)."""
+        return next((i for i, held in enumerate(self.sets)
+                     if len(leaves) <= len(held) and all(a is b for a, b in zip(held, leaves))), None)
+
+    def keep(self, params: Any) -> Callable[[], Any]:
+        """``get()``: ``params`` (outputs of this step, or any arrays), valid until two more ``keep`` calls.
+
+        Nothing is copied until a call is about to overwrite the set that
+        holds them: then they are cloned first (at most once per ``keep``).
+        Arrays that are not the step's buffers are handed back as they are.
+        """
+        leaves, rebuild = flatten(params)
+        k = self._set_of(leaves)
+        if k is None:
+            return lambda: params
+        holder: dict[str, Any] = {"leaves": leaves}
+        self.kept = [*self.kept, (k, holder)][-2:]
+        return lambda: rebuild(holder["leaves"])
+
+    def lasting(self, value: Any) -> Any:
+        """A copy of a loss this step returned that no later call overwrites (anything else as it is)."""
+        if any(value is graph[1] for batch in self.batches.values() for graph in batch["graphs"]):
+            return value.clone()
+        return value
+
+    def _protect(self, k: int) -> None:
+        """Clone the kept arrays that live in set ``k``, which a call is about to overwrite."""
+        for j, holder in self.kept:
+            if j == k and self._set_of(holder["leaves"]) == k:
+                holder["leaves"] = [leaf.clone() for leaf in holder["leaves"]]
 
     def __call__(self, params: Any, state: Any, X: Any, Y: Any) -> tuple[Any, Any, Any]:
         leaves, rebuild = flatten((params, state))
         if not self.sets:
             self.rebuild = rebuild
             self.sets = [[leaf.clone() for leaf in leaves] for _ in range(3)]
-        k = next((i for i, held in enumerate(self.sets) if all(a is b for a, b in zip(held, leaves))), None)
-        if k is None:  # arrays from elsewhere (the first call): copied into set 0
+        k = self._set_of(leaves)
+        if k is None or len(leaves) != len(self.sets[k]):  # arrays from elsewhere (the first call): copied into set 0
             k = 0
+            self._protect(0)
             for held, leaf in zip(self.sets[0], leaves):
                 held.copy_(leaf)
         key = (tuple(X.shape), tuple(Y.shape))
@@ -63,6 +104,7 @@ class GraphStep:
             batch["Y"].copy_(Y)
             batch["source"] = (X, Y)  # kept, so that its identity stays its own
         replay, loss = batch["graphs"][k]
+        self._protect((k + 1) % 3)
         replay()
         assert self.rebuild is not None
         new_params, new_state = self.rebuild(self.sets[(k + 1) % 3])
@@ -72,6 +114,8 @@ class GraphStep:
         assert self.rebuild is not None
         rebuild, sets = self.rebuild, self.sets
         static_X, static_Y = X.clone(), Y.clone()
+        # Where each graph leaves its loss: allocated here, outside the capture.
+        losses = [self.sets[0][0].new_zeros(()) for _ in range(3)]
 
         def warm() -> None:
             self.step(*rebuild(sets[0]), static_X, static_Y)
@@ -81,33 +125,81 @@ class GraphStep:
                 loss, params, state = self.step(*rebuild(sets[k]), static_X, static_Y)
                 for held, new in zip(sets[(k + 1) % 3], flatten((params, state))[0]):
                     held.copy_(new)
-                return loss
+                losses[k].copy_(loss)
+                return losses[k]
 
             return run
 
         graphs = self.capture([graph(k) for k in range(3)], warm)
-        return {"X": static_X, "Y": static_Y, "source": (X, Y), "graphs": graphs}
+        return {"X": static_X, "Y": static_Y, "source": (X, Y), "graphs": graphs, "losses": losses}
 
 
 def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], None], Any]]]:
+    """The CUDA-graph capture of one :class:`GraphStep`: warm-up and capture on one side stream, one memory pool.
+
+    torch's documentation of CUDA graphs warms up on a side stream, so that
+    cuBLAS handles and other lazy state are made outside the capture; the
+    capture is then given that same stream (by default ``torch.cuda.graph``
+    captures on an internal stream of its own). All the graphs of the step,
+    of every batch shape, share one private memory pool: a graph leaves
+    nothing allocated behind (:class:`GraphStep` copies its outputs into
+    buffers made before the capture), so one's temporaries may reuse
+    another's.
+    """
+    pool: list[Any] = []  # made at the first capture, then shared
+
     def capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
         import torch
 
         with torch.cuda.device(device):
-            # Warm-up on a side stream, as torch's documentation of CUDA graphs
-            # asks: cuBLAS handles and other lazy state are made outside the capture.
+            if not pool:
+                pool.append(torch.cuda.graph_pool_handle())
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):
                     warm()
-            torch.cuda.current_stream().wait_stream(side)
             captured = []
             for fn in fns:
                 graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):  # records the kernels; runs nothing
+                # Records the kernels on `side`; runs nothing.
+                with torch.cuda.graph(graph, pool=pool[0], stream=side):
                     loss = fn()
                 captured.append((graph.replay, loss))
+            torch.cuda.current_stream().wait_stream(side)
         return captured
 
     return capture
+
+
+def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
+    """A stand-in for :func:`cuda_graph_capture` on the CPU, for tests and the GPU check's dry run.
+
+    ``replay`` reruns the captured work and writes its loss into a fixed
+    array, as a replayed graph does, so :class:`GraphStep`'s buffer logic runs
+    as it does on a GPU.
+    """
+    import torch
+
+    warm()
+    captured: list[tuple[Callable[[], None], Any]] = []
+    for fn in fns:
+        loss = torch.full((), float("nan"), dtype=torch.float64)
+
+        def replay(fn: Callable[[], Any] = fn, loss: Any = loss) -> None:
+            loss.copy_(fn())
+
+        captured.append((replay, loss))
+    return captured
+
+
+def keeper(step: Callable[..., Any] | None) -> Callable[[Any], Callable[[], Any]]:
+    """``keep(params) -> get()`` for a compiled step: :meth:`GraphStep.keep`, else ``params`` as they are."""
+    keep = getattr(step, "keep", None)
+    return keep if keep is not None else lambda params: (lambda: params)
+
+
+def lasting(step: Callable[..., Any] | None, value: Any) -> Any:
+    """A loss returned by ``step`` as a value that its later calls leave alone (:meth:`GraphStep.lasting`)."""
+    keep = getattr(step, "lasting", None)
+    return keep(value) if keep is not None else value

@@ -28,7 +28,9 @@ def _probabilities(A: Array, xp: Namespace) -> Array:
     # Saturated float outputs can round to exactly 0 or 1; keep the logs finite
     # by moving them to the nearest representable values inside (0, 1).
     finfo = xp.finfo(A.dtype)
-    return xp.clip(A, min=finfo.smallest_normal, max=1 - finfo.eps / 2)
+    # minimum and maximum, not clip: array-api-compat's generic clip (used on
+    # CuPy) assigns through boolean masks, which waits for the device.
+    return xp.minimum(xp.maximum(A, finfo.smallest_normal), 1 - finfo.eps / 2)
 
 
 def mse(A: Array, Y: Array, xp: Namespace) -> Array:
@@ -119,8 +121,8 @@ def softmax_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -
     others = xp.where(top, -xp.inf, S)
     second = xp.max(others, axis=1, keepdims=True)
     log_rest_of_top = second + xp.log(xp.sum(xp.exp(others - second), axis=1, keepdims=True))
-    # The clip only keeps the unused branch of the top unit (total - 1 >= 0) finite.
-    log_rest = xp.where(top, log_rest_of_top, xp.log(xp.clip(total - E, min=1)))
+    # The maximum only keeps the unused branch of the top unit (total - 1 >= 0) finite.
+    log_rest = xp.where(top, log_rest_of_top, xp.log(xp.maximum(total - E, 1.0)))
     loss = Y * (log_total - S) + (1 - Y) * (log_total - log_rest)
     return xp.sum(loss) * (1 / (n_samples * n_outputs))
 

@@ -15,14 +15,18 @@ import itertools
 import math
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TextIO
 
 import numpy as np
 
-from .experiment import RunConfig, build_network, load_data, prepare_directory, run
+from .backends import default_backend_name
+from .experiment import RunConfig, accuracy, build_network, load_data, prepare_directory, run, targets
 from .plotting import plot_decision_boundary, plot_losses, save_figure
 from .settings import Integer, check
 from .training import TrainingDiverged
@@ -38,6 +42,8 @@ class SweepRun:
     losses: np.ndarray  # one per epoch run
     params: list[tuple[np.ndarray, np.ndarray]]
     diverged_at: int | None = None  # the epoch the loss stopped being finite
+    train_accuracy: float = math.nan  # NaN for a run that diverged
+    test_accuracy: float = math.nan  # NaN also where the dataset has no held-out part
 
     @property
     def final_loss(self) -> float:
@@ -66,36 +72,122 @@ def grid(
 def _run_one(config: RunConfig) -> SweepRun:
     try:
         result = run(config)
-        return SweepRun(config, result.losses, result.net.host_params())
     except TrainingDiverged as exc:
         return SweepRun(config, exc.losses, [], diverged_at=exc.epoch)
+    data, net = result.data, result.net
+    test = math.nan
+    if data.x_test is not None and data.y_test is not None:
+        test = accuracy(net, data.x_test, targets(config, data, data.y_test))
+    train = accuracy(net, data.x, targets(config, data, data.y))
+    return SweepRun(config, result.losses, net.host_params(), train_accuracy=train, test_accuracy=test)
 
 
-def run_sweep(configs: Sequence[RunConfig], *, jobs: int | None = None) -> list[SweepRun]:
+def _run_indexed(item: tuple[int, RunConfig]) -> tuple[int, SweepRun]:
+    return item[0], _run_one(item[1])
+
+
+def _ignore_interrupts() -> None:
+    """A worker's initialiser: Ctrl-C is the parent's to handle; it ends the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_sweep(
+    configs: Sequence[RunConfig], *, jobs: int | None = None, progress: Callable[[SweepRun], None] | None = None
+) -> list[SweepRun]:
     """Run every configuration, in ``jobs`` worker processes (default: one per core this
-    process may use), and return the runs in the order of ``configs``."""
+    process may use), and return the runs in the order of ``configs``.
+
+    ``progress`` is called with each run as it ends (in the order they end). A
+    ``KeyboardInterrupt`` in the parent, whether or not the workers got the
+    signal too, terminates every worker before it is raised on.
+    """
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     else:
         jobs = check("jobs", jobs, Integer(low=1), None, none="for one per core")
     jobs = min(jobs, len(configs))  # no idle workers to start
+    runs: list[SweepRun | None] = [None] * len(configs)
     if jobs <= 1:
-        return [_run_one(c) for c in configs]
+        for i, c in enumerate(configs):
+            done = runs[i] = _run_one(c)
+            if progress is not None:
+                progress(done)
+        return runs  # type: ignore[return-value]
+    for i, r in _in_workers(configs, jobs):
+        runs[i] = r
+        if progress is not None:
+            progress(r)
+    return runs  # type: ignore[return-value]
+
+
+def _in_workers(configs: Sequence[RunConfig], jobs: int):
+    """Yield ``(index, run)`` as the workers finish; on any exit before the end (Ctrl-C), terminate them.
+
+    A process pool's orderly shutdown waits for the runs in progress, which a
+    worker that never saw the interrupt finishes in its own time: terminate()
+    ends them at once instead.
+    """
     # "spawn": a clean interpreter per worker, safe whatever the parent imported (torch, JAX threads).
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_run_one, configs))
+    pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_ignore_interrupts)
+    try:
+        results = pool.imap_unordered(_run_indexed, list(enumerate(configs)))
+        for _ in configs:
+            while True:
+                try:  # a short wait, so that the parent sees a signal at once
+                    yield results.next(timeout=0.2)
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+class SweepProgress:
+    """``sweep: 12/36 runs, best final loss 0.00047 (hidden 5-3, ...)``, redrawn in place on a terminal only."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stdout, *, enabled: bool = True) -> None:
+        isatty = getattr(stream, "isatty", None)
+        self.total, self.stream = total, stream
+        self.enabled = enabled and bool(isatty and isatty())
+        self.done, self.best, self.best_name = 0, math.inf, ""
+        self._drawn, self._start = False, time.monotonic()
+
+    def update(self, r: SweepRun) -> None:
+        self.done += 1
+        if math.isfinite(r.final_loss) and r.final_loss < self.best:
+            self.best, self.best_name = r.final_loss, f"{r.config.describe()}, seed {r.config.seed}"
+        if self.enabled:
+            best = f", best final loss {self.best:.3g} ({self.best_name})" if self.best_name else ""
+            line = f"\rsweep: {self.done}/{self.total} runs in {time.monotonic() - self._start:.0f} s{best}"
+            self.stream.write(line + "\x1b[K")  # clear what a longer line left
+            self.stream.flush()
+            self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
 
 
 def write_csv(runs: Sequence[SweepRun], path: Path, threshold: float) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["hidden", "lr", "init", "seed", "final_loss", f"epochs_to_{threshold:g}", "epochs_run"])
+        writer.writerow([
+            "hidden", "lr", "init", "seed", "final_loss", f"epochs_to_{threshold:g}", "epochs_run",
+            "train_accuracy", "test_accuracy",
+        ])
         for r in runs:
             c = r.config
             reached = r.epochs_to(threshold)
             writer.writerow([
                 "-".join(map(str, c.hidden)) or "none", c.lr, c.init, c.seed,
                 f"{r.final_loss:.6g}", "" if reached is None else reached, r.losses.size,
+                *("" if math.isnan(a) else f"{a:.4g}" for a in (r.train_accuracy, r.test_accuracy)),
             ])
 
 
@@ -116,7 +208,7 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
     rows = math.ceil(len(groups) / columns)
     figure = Figure(figsize=(4.2 * columns, 3.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, (name, members) in zip(axes, groups.items()):
+    for i, (ax, (name, members)) in enumerate(zip(axes, groups.items())):
         first = members[0]
         data = load_data(first.config)
         if first.diverged_at:
@@ -125,12 +217,18 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
         else:
             net = build_network(dataclasses.replace(first.config, backend="numpy"), data)
             net.params = first.params
-            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False)
+            plot_decision_boundary(data.x, data.y, net, ax, resolution=100, colorbar=False, legend=i == 0)
             ax.set_xlabel("")
             ax.set_ylabel("")
         ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
     for ax in axes[len(groups):]:
         ax.set_axis_off()
+    base = runs[0].config
+    figure.suptitle(
+        f"{load_data(base).name}, {base.hidden_activation}/{base.output_activation}, "
+        f"backend {base.backend or default_backend_name()}: network output on the fixed scale 0 (blue) to 1 (red), "
+        "the 0.5 level in black", fontsize=10,
+    )
     save_figure(figure, path)
 
 

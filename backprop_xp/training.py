@@ -22,8 +22,8 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from . import equations
-from .backends import at_full_precision
+from . import equations, graphs
+from .backends import at_full_precision, on_the_networks_device
 from .errors import InputTypeError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
@@ -152,6 +152,8 @@ def _backend_of_net(x: Any = None, y: Any = None, net: Any = None, *args: Any, *
     return net.backend if isinstance(net, NeuralNetwork) else None
 
 
+# cupy:N makes what it computes on the current device: the loop runs with N current (issue 13).
+@on_the_networks_device
 @at_full_precision(_backend_of_net)
 def train(
     x: Any,
@@ -237,11 +239,14 @@ def train(
         if net.backend.compiler != "none":
             state = _counters_as_arrays(state, net._params[0][0], xp)
     stopping = _EarlyStopping(tol, patience)
+    # A CUDA graph reuses its output buffers: keep() holds the rollback weights
+    # for as long as they are needed (copied only when about to be overwritten).
+    keep = graphs.keeper(step)
     losses: list[Array] = []
     host_losses: list[float] = []
-    before = net._params  # the weights at the start of the last epoch with a finite loss
+    before = keep(net._params)  # the weights at the start of the last epoch with a finite loss
     for epoch in range(1, epochs + 1):
-        start = net._params
+        start = keep(net._params)
         # A diverging run overflows on its way to NaN: the checks below report
         # it once, in place of NumPy's warnings at every operation.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -264,15 +269,15 @@ def train(
             host_losses.append(float(loss))
         losses.append(loss)
         if not math.isfinite(host_losses[-1]):
-            net._params, net._grads = before, None
+            net._params, net._grads = before(), None
             raise _diverged(epoch, lr, host_losses)
         before = start
         if callback is not None:
-            callback(epoch, loss)
+            callback(epoch, graphs.lasting(step, loss))  # a graph's loss buffer is rewritten later
         if stopping.should_stop(host_losses[-1]):
             break
     if not _all_finite(net._params, xp):  # the last update is checked by no loss
-        net._params, net._grads = start, None
+        net._params, net._grads = start(), None
         raise _diverged(epoch, lr, host_losses, weights=True)
     if step is not None:
         # A compiled step may write its next losses where it wrote these (a

@@ -277,16 +277,24 @@ def _ours_runner(phase: str, p: Problem, sync: Callable[[Any], None]) -> Runner:
 def _tiny_runner(impl: str, p: Problem, sync: Callable[[Any], None]) -> Runner:
     """The lab's 2500 epochs of full-batch gradient descent."""
     if impl == "lab":
+        import torch
+
         lab = _sibling("lab_torch")
-        x, y = lab.five_points()
+        # The lab's code makes its tensors with torch's factories: torch's
+        # default-device context puts them (and its data) on the backend's
+        # device, so the torch:cuda row times the lab's loop on the GPU.
+        device = p.backend.device
 
         def setup():
-            import torch
+            with torch.device(device):
+                torch.manual_seed(0)
+                return (lab.NeuralNetwork(2, 1, [5, 3]), *lab.five_points())
 
-            torch.manual_seed(0)
-            return (lab.NeuralNetwork(2, 1, [5, 3]),)
+        def run_lab(net, x, y):
+            with torch.device(device):
+                return lab.train(x, y, net, TINY_EPOCHS, LEARNING_RATE)[1]
 
-        return Runner(setup, _timed(lambda net: lab.train(x, y, net, TINY_EPOCHS, LEARNING_RATE)[1], sync))
+        return Runner(setup, _timed(run_lab, sync))
     if impl in ("ours_compiled", "eager"):
         x, y = five_points()
         compile = impl == "ours_compiled"

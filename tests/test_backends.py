@@ -218,3 +218,44 @@ def test_every_documented_name_form_passes_its_librarys_pattern():
             name, _, suffix = form.replace("N", "0").partition(":")
             assert name == library
             assert not suffix or re.fullmatch(lib.suffixes, suffix), form
+
+
+def test_a_jax_gpu_that_fails_to_initialise_is_not_reported_as_missing(monkeypatch):
+    # Several JAX processes on one GPU: the later ones fail to initialise (issue 13).
+    jax = pytest.importorskip("jax")
+
+    def devices(platform=None):
+        raise RuntimeError("Backend 'cuda' failed to initialize: CUDA_ERROR_OUT_OF_MEMORY. Available backends are ['cpu']")
+
+    monkeypatch.setattr(jax, "devices", devices)
+    with pytest.raises(backends.BackendUnavailableError) as error:
+        backends._load.__wrapped__("jax:gpu")  # past the cache: a GPU machine may hold a loaded jax:gpu
+    message = str(error.value)
+    assert "could not initialise it" in message and "CUDA_ERROR_OUT_OF_MEMORY" in message
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in message and "sees no" not in message
+
+
+def test_training_runs_with_the_backends_device_current(monkeypatch):
+    # cupy:N makes new arrays on the current device: train() must enter N (issue 13).
+    # Faked on numpy: its library's activate() records when the device is entered.
+    import dataclasses
+    from contextlib import contextmanager
+
+    from backprop_xp import five_points, train
+
+    entered = []
+
+    @contextmanager
+    def activate(device):
+        entered.append(device)
+        yield
+        entered.pop()
+
+    monkeypatch.setitem(backends._LIBRARIES, "numpy", dataclasses.replace(backends._LIBRARIES["numpy"], activate=activate))
+    net = NeuralNetwork(2, 1, [3], seed=0)
+    during = []
+    train(*five_points(), net, 3, 0.1, batch_size=2, callback=lambda epoch, loss: during.append(list(entered)))
+    assert during == [["cpu"]] * 3 and entered == []
+    assert train.__name__ == "train" and "learning rate" in train.__doc__.lower()
+    with pytest.raises(backends.InputTypeError):  # not a network: train's own message, no activation
+        train(*five_points(), "net", 3, 0.1)

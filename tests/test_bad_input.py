@@ -40,6 +40,7 @@ from backprop_xp.errors import (
     UnknownNameError,
 )
 from backprop_xp.gradcheck import gradient_check
+from backprop_xp.playground.sessions import check_config
 from backprop_xp.plotting import plot_decision_boundary, plot_losses
 from backprop_xp.sweep import run_sweep
 
@@ -206,7 +207,7 @@ API_CASES: dict[str, Case] = {
     "dataset-negative-noise": Case(lambda c: load_dataset("moons", noise=-1.0), SettingError, r"noise must be a finite number >= 0; received -1.0"),
     "checkpoint-missing": Case(lambda c: checkpoints.load(c.tmp / "none.npz"), MissingPathError, r"No checkpoint at .*none.npz.*there is no such file"),
     "checkpoint-a-directory": Case(lambda c: checkpoints.load(c.tmp), PathError, r"is a directory; expected a checkpoint file"),
-    "checkpoint-not-one": Case(lambda c: checkpoints.load(_text_file(c.tmp)), CheckpointError, r"is not a readable checkpoint \(expected a .npz file written by backprop_xp.save\)"),
+    "checkpoint-not-one": Case(lambda c: checkpoints.load(_text_file(c.tmp)), CheckpointError, r"is not a checkpoint: it is a text file; expected a .npz file written by backprop_xp.save"),
     "checkpoint-truncated": Case(lambda c: checkpoints.load(_truncated(_saved(c))), CheckpointError, r"is not a readable checkpoint"),
     "checkpoint-other-architecture": Case(lambda c: checkpoints.load(_saved(c), expect=Architecture.build(2, 1, [4])), CheckpointError, r"holds a network of sizes 2-5-3-1 .*expected sizes 2-4-1"),
     "checkpoint-expect-not-architecture": Case(lambda c: checkpoints.read(_saved(c), expect="2-5-3-1"), InputTypeError, r"expect must be an Architecture \(net.architecture\); received str"),
@@ -221,6 +222,8 @@ API_CASES: dict[str, Case] = {
     "gradcheck-eps-inf": Case(lambda c: gradient_check(c.net, c.x, c.y, eps=float("inf")), SettingError, r"eps must be a positive, finite number, or None for the dtype's default step; received inf"),
     "gradcheck-no-entries": Case(lambda c: gradient_check(c.net, c.x, c.y, max_entries=0), SettingError, r"max_entries must be an integer of at least 1, or None for all; received 0"),
     "sweep-jobs-zero": Case(lambda c: run_sweep([], jobs=0), SettingError, r"jobs must be an integer of at least 1, or None for one per core; received 0"),
+    "playground-lr-zero": Case(lambda c: check_config({"lr": 0}), SettingError, r"lr must be a finite number in \(0, 10\]; received 0"),
+    "playground-too-wide": Case(lambda c: check_config({"hidden": [17]}), SettingError, r"hidden\[0\] must be an integer in \[1, 16\]; received 17"),
 }
 
 if importlib.util.find_spec("dask") is not None:
@@ -301,26 +304,35 @@ CLI_CASES: dict[str, tuple[list[str], str]] = {
     "lr-not-a-number": (["train", "--lr", "fast"], r"argument --lr: invalid float value: 'fast' \(see backprop-xp train --help\)"),
     "init-bad-std": (["train", "--init", "normal:x"], r"'normal:STD' needs a positive"),
     "init-unknown": (["train", "--init", "xavier"], r"Unknown initialiser 'xavier'"),
-    "hidden-zero": (["train", "--hidden", "0"], r"hidden_sizes\[0\] must be an integer of at least 1; received 0"),
+    "hidden-zero": (["train", "--hidden", "0"], r"--hidden \(its value 1\) must be an integer of at least 1; received 0"),
     "hidden-not-a-number": (["train", "--hidden", "five"], r"argument --hidden: invalid int value: 'five'"),
     "hidden-activation-softmax": (["train", "--hidden-activation", "softmax"], r"argument --hidden-activation: invalid choice: 'softmax'"),
     "dtype-unknown": (["train", "--dtype", "float16"], r"argument --dtype: invalid choice: 'float16'"),
-    "epochs-zero": (["train", "--epochs", "0"], r"epochs must be an integer of at least 1; received 0"),
-    "batch-size-zero": (["train", "--batch-size", "0"], r"batch_size must be an integer of at least 1"),
-    "loss-output-mismatch": (["train", "--loss", "categorical_crossentropy"], r"Loss 'categorical_crossentropy' needs an output activation among softmax; received 'sigmoid'"),
+    "epochs-zero": (["train", "--epochs", "0"], r"--epochs must be an integer of at least 1; received 0"),
+    "batch-size-zero": (["train", "--batch-size", "0"], r"--batch-size must be an integer of at least 1; received 0\.$"),
+    "loss-output-mismatch": (["train", "--loss", "categorical_crossentropy"], r"Loss 'categorical_crossentropy' needs an output activation among softmax; received 'sigmoid'\. Add --output-activation softmax"),
     "patience-without-tol": (["train", "--patience", "3"], r"--patience 3 needs --tol: early stopping is off without it"),
     "plot-missing": (["plot", "no-such-file.npz"], r"No checkpoint at 'no-such-file.npz'"),
-    "plot-not-a-checkpoint": (["plot", "notes.npz"], r"'notes.npz' is not a readable checkpoint"),
+    "plot-not-a-checkpoint": (["plot", "notes.npz"], r"'notes.npz' is not a checkpoint: it is a text file"),
     "sweep-seeds-zero": (["sweep", "--seeds", "0"], r"--seeds must be an integer of at least 1; received 0"),
-    "sweep-jobs-zero": (["sweep", "--jobs", "0"], r"--jobs must be an integer of at least 1, or None for one per core; received 0"),
+    "sweep-jobs-zero": (["sweep", "--jobs", "0"], r"--jobs must be an integer of at least 1; received 0"),
     "sweep-lr-zero": (["sweep", "--lr", "0.1", "0"], LEARNING_RATE + "; received 0.0"),
-    "gradcheck-eps-negative": (["gradcheck", "--eps", "-1"], r"eps must be a positive, finite number, or None for the dtype's default step; received -1.0"),
-    "gradcheck-no-entries": (["gradcheck", "--max-entries", "-3"], r"max_entries must be an integer of at least 1, or None for all; received -3"),
+    "gradcheck-eps-negative": (["gradcheck", "--eps", "-1"], r"--eps must be a positive, finite number; received -1.0"),
+    "gradcheck-no-entries": (["gradcheck", "--max-entries", "-3"], r"--max-entries must be an integer of at least 1; received -3"),
+    "gradcheck-tol-zero": (["gradcheck", "--tol", "0"], r"--tol must be a positive, finite number; received 0.0"),
+    "misspelt-option": (["train", "--hiden", "4", "4"], r"unrecognized arguments: --hiden 4 4; did you mean --hidden\? \(see backprop-xp train --help\)"),
+    "abbreviated-option": (["train", "--epoch", "10"], r"unrecognized arguments: --epoch 10; did you mean --epochs\?"),
+    "option-of-another-command": (["plot", "notes.npz", "--epochs", "3"], r"--epochs is an option of train and sweep, not of plot \(see backprop-xp plot --help\)"),
+    "misspelt-command": (["trian"], r"invalid choice: 'trian' .*; did you mean 'train'\? \(see backprop-xp --help\)"),
+    "misspelt-choice": (["train", "--dataset", "mons"], r"; did you mean 'moons'\? \(see backprop-xp train --help\)"),
+    "seed-negative": (["train", "--seed", "-1"], r"--seed must be an integer of at least 0; received -1"),
     "sweep-threshold-nan": (["sweep", "--threshold", "nan"], r"--threshold must be a positive, finite number; received nan"),
     "plot-a-directory": (["plot", "."], r"'.' is a directory; expected a checkpoint file"),
     "out-under-a-file": (["train", "--out", "notes.npz/run"], r"Cannot write to the output directory 'notes.npz/run'"),
     "data-and-dataset": (["train", "--data", "shards", "--dataset", "xor"], r"--dataset xor and --data/--generate both name the data"),
     "data-on-numpy": (["train", "--generate", "100", "--backend", "numpy"], r"--data, --generate and --scheduler run on the dask backend; received backend 'numpy'"),
+    "playground-port": (["playground", "--port", "-1"], r"port must be an integer in \[0, 65535\]; received -1"),
+    "playground-backend": (["playground", "--backend", "tourch"], r"Unknown backend 'tourch'"),
     "data-missing": (["train", "--data", "no-such-dir"], r"Expected a directory of x-KEY.npy and y-KEY.npy shards; 'no-such-dir' is not one"),
 }
 NEEDS_DASK = {"data-and-dataset", "data-on-numpy", "data-missing"}
@@ -337,6 +349,18 @@ def test_a_users_mistake_exits_2_with_one_line_before_anything_is_written(args, 
     assert err.startswith("backprop-xp: error: ") and err.count("\n") == 1, err
     assert re.search(message, err), f"{err!r} does not match {message!r}"
     assert out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.npz"]
+
+
+def test_an_unknown_backend_in_the_environment_is_named_as_coming_from_it(monkeypatch, capsys):
+    monkeypatch.setenv("BACKPROP_XP_BACKEND", "pytorch")
+    assert cli.main(["gradcheck"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown backend 'pytorch'" in err and "environment variable BACKPROP_XP_BACKEND='pytorch'" in err
+    assert cli.main(["backends"]) == 2  # the table, then the variable flagged
+    out, err = capsys.readouterr()
+    assert out.startswith("backend") and err.startswith("backprop-xp: error: BACKPROP_XP_BACKEND='pytorch' is not a backend name")
+    monkeypatch.setenv("BACKPROP_XP_BACKEND", "numpy")
+    assert cli.main(["backends"]) == 0 and "default backend: numpy (from BACKPROP_XP_BACKEND)" in capsys.readouterr().out
 
 
 def test_a_failure_that_is_not_the_users_exits_1_with_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):

@@ -130,7 +130,49 @@ def test_report_tables_and_targets(report):
     targets = report.targets(rows)
     assert "| CPU large step <= 1.10x bare matmuls (NumPy) | numpy | 1.05 | yes |" in targets
     assert "| CPU large step <= 1.0x torch autograd | torch | 1.07 | no |" in targets
-    assert "| GPU large step <= 1.0x torch autograd | torch:cuda | not measured | |" in targets
+    assert "| GPU large step < 1.0x torch autograd | torch:cuda | not measured | |" in targets
+
+
+def _gpu_result(size, impl, backend, seconds, run=0, **extra):
+    info = dict(size=size, phase="step", impl=impl, backend=backend, device="Test GPU", flops=10**12, run=run,
+                samples_s=list(seconds), **extra)
+    return {"name": f"test_bench[{size}-step-{backend}-{impl}-p{run}]", "extra_info": info}
+
+
+def test_report_reads_gpu_results_under_their_canonical_names(report):
+    # Results carry torch:cuda:0 and cupy:0, the targets name torch:cuda and cupy (issue 13).
+    benchmarks = [
+        _gpu_result("large", "ours", "torch:cuda:0", [1.02], peak_bytes=850),
+        _gpu_result("large", "matmul", "torch:cuda:0", [1.0]),
+        _gpu_result("large", "autograd", "torch:cuda:0", [1.1], peak_bytes=1000),
+        _gpu_result("large", "ours", "cupy:0", [1.2]),
+        _gpu_result("large", "matmul", "cupy:0", [1.0]),
+        _gpu_result("large", "ours", "jax:gpu", [1.04]),
+        _gpu_result("large", "matmul", "jax:gpu", [1.0]),
+        _gpu_result("tiny", "ours_compiled", "torch:cuda:0", [0.05], epochs=2500),
+        _gpu_result("tiny", "ours", "torch:cuda:0", [0.5], epochs=2500),
+        _gpu_result("tiny", "lab", "torch:cuda:0", [1.0], epochs=2500),
+        _gpu_result("tiny", "ours_compiled", "jax:gpu", [0.1], epochs=2500),
+        _gpu_result("tiny", "lab", "torch", [2.0], epochs=2500),
+    ]
+    rows = report.summarise(benchmarks)
+    assert rows[("tiny", "step", "torch:cuda:0", "ours")]["ratio_to_lab"] == pytest.approx(0.5)  # the GPU's lab
+    assert rows[("tiny", "step", "jax:gpu", "ours_compiled")]["ratio_to_lab"] == pytest.approx(0.1)
+    targets = report.targets(rows).splitlines()
+    expected = [
+        "| GPU large step <= 1.05x fp32 bare matmuls | torch:cuda:0 | 1.02 | yes |",
+        "| GPU large step <= 1.05x fp32 bare matmuls | cupy:0 | 1.20 | no |",
+        "| GPU large step <= 1.05x fp32 bare matmuls | jax:gpu | 1.04 | yes |",
+        "| GPU large step < 1.0x torch autograd | torch:cuda:0 | 0.93 | yes |",
+        "| GPU bigger step <= 1.05x fp32 bare matmuls | torch:cuda | not measured | |",
+        "| GPU tiny (lab, 2500 epochs) compiled <= 25 us/epoch | torch:cuda:0 | 20.00 | yes |",
+        "| GPU tiny (lab, 2500 epochs) compiled <= 25 us/epoch | jax:gpu | 40.00 | no |",
+        "| GPU large step peak memory <= 0.9x torch autograd's | torch:cuda:0 | 0.85 | yes |",
+    ]
+    for line in expected:
+        assert line in targets, (line, targets)
+    assert not any("not measured" in line and "large" in line for line in targets if "GPU" in line)
+    assert report.matches("torch:cuda", "torch:cuda:1") and not report.matches("torch", "torch:cuda:0")
 
 
 def test_report_draws_the_scaling_figure(report, tmp_path, capsys):
@@ -167,3 +209,17 @@ def test_the_bench_order_interleaves_peers_and_rotates_them_from_pass_to_pass(wl
     assert [i.name[-1] for i in items] == sorted(i.name[-1] for i in items)  # one pass after another
     assert len({order[0] for order in runs}) == 3, runs  # a different peer first in each pass
     assert all(sorted(order) == sorted(wl.IMPLEMENTATIONS) for order in runs)
+
+
+def test_the_labs_loop_runs_on_the_backends_device(wl, monkeypatch):
+    # torch's "meta" device stands in for a GPU: a tensor left on the CPU would show (issue 13).
+    torch = pytest.importorskip("torch")
+    import dataclasses
+
+    monkeypatch.setattr(wl, "TINY_EPOCHS", 2)
+    backend = _backend_or_skip("torch")
+    p = wl.make_problem(wl.TINY, dataclasses.replace(backend, device=torch.device("meta")))
+    r = wl.runner("lab", "step", p)
+    net, x, y = r.setup()
+    assert {x.device.type, y.device.type, net.layers[0].get_weight().device.type} == {"meta"}
+    assert r.run(net, x, y) is None

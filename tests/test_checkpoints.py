@@ -94,7 +94,8 @@ def saved(tmp_path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda p: p.write_bytes(b"\x00garbage"), "is not a readable checkpoint"),
+        (lambda p: p.write_bytes(b"\x00garbage"), "is not a checkpoint: it is not a NumPy file"),
+        (lambda p: p.write_text("hidden,lr\n5-3,0.25\n"), "is not a checkpoint: it is a text file"),
         (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "is not a readable checkpoint"),
         (lambda p: np.savez(p, weights=np.ones(3)), "is a .npz file but not a backprop_xp checkpoint"),
         (lambda p: np.save(p.with_suffix(".npy"), np.ones(3)) or os.replace(p.with_suffix(".npy"), p),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 import json
@@ -132,14 +133,17 @@ def test_divergence_stops_training_naming_the_epoch_and_learning_rate(tmp_path):
     assert re.search(r"backprop-xp: Training diverged at epoch \d+: the loss became (nan|inf) with learning rate 1e\+12",
                      result.stderr), result.stderr
     assert result.stderr.count("\n") == 1  # one line: no NumPy overflow warnings before it
-    assert "Traceback" not in result.stderr and not (tmp_path / "metrics.json").exists()
+    assert "Traceback" not in result.stderr
+    # What it learnt up to there is kept (tests/test_runs.py checks the files).
+    assert json.loads((tmp_path / "metrics.json").read_text())["stopped"] == "diverged"
+    assert result.stdout.startswith("five-points: diverged; kept the weights of epoch")
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):
     def on_terminal(*args: str) -> str:
         leader, follower = pty.openpty()
         process = subprocess.Popen(
-            [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), *args],
+            [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), "--overwrite", *args],
             stdout=follower, stderr=subprocess.PIPE, env={k: v for k, v in os.environ.items() if k != backends.ENV_VAR},
         )
         os.close(follower)
@@ -190,6 +194,7 @@ def test_sweep_writes_the_csv_and_both_figures(tmp_path):
         assert float(row["final_loss"]) > 0 and int(row["epochs_run"]) == 300
         if row["epochs_to_0.05"]:
             assert 1 <= int(row["epochs_to_0.05"]) <= 300
+        assert 0 <= float(row["train_accuracy"]) <= 1 and row["test_accuracy"] == ""  # five points: no held-out part
     assert_image(tmp_path / "sweep_boundaries.png", (1260, 720))  # 4 panels: 3 columns, 2 rows
     assert_image(tmp_path / "sweep_losses.png", (800, 500))
 
@@ -210,7 +215,8 @@ def test_backends_lists_every_backend():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["backend", "version", "devices", "names", "status"]
-    listed = [line.split()[0] for line in lines[1:]]
+    listed = [line.split()[0] for line in lines[1:-1]]
+    assert lines[-1] == "default backend: numpy"  # cli() unsets BACKPROP_XP_BACKEND
     assert listed == list(backends._LIBRARIES)
     assert re.search(r"^numpy\s+\d+\.\d+\S*\s+cpu\s+numpy\s+ok$", result.stdout, flags=re.M)
 
@@ -252,6 +258,17 @@ def test_gradcheck_exits_1_when_the_gradients_disagree():
     assert "TOO LARGE" in result.stdout and "DISAGREE with finite differences" in result.stdout
 
 
+def test_gradcheck_with_relu_passes_and_names_the_kink_entries():
+    # The lab's points with relu: the origin's pre-activations sit on the kink (biases start at 0).
+    result = cli("gradcheck", "--hidden-activation", "relu")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TOO LARGE" not in result.stdout and "at a kink" in result.stdout
+    assert "agree with finite differences away from relu's kink" in result.stdout
+    assert "Only those disagree: backprop is right." in result.stdout
+    strict = cli("gradcheck", "--hidden-activation", "relu", "--tol", "1e-15")
+    assert strict.returncode == 1 and "(tolerance 1e-15)" in strict.stdout
+
+
 def test_plot_draws_the_loss_curve_of_a_checkpoint_saved_from_python(tmp_path):
     from backprop_xp import NeuralNetwork, five_points, save, train
 
@@ -291,3 +308,22 @@ def test_a_sweep_on_data_that_is_not_2d_writes_no_boundaries(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep_losses.png"]
+
+
+def test_every_option_shows_its_default_in_help():
+    parser = build_parser()
+    for name, command in parser.commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.help is argparse.SUPPRESS or action.nargs == 0:
+                continue  # positionals, --help, and flags (off unless given)
+            assert "default" in (action.help or ""), f"{name} {action.option_strings[0]} hides its default"
+
+
+def test_the_dask_warning_is_for_small_data_in_memory_only():
+    from backprop_xp.datasets import load_dataset
+    from backprop_xp.experiment import RunConfig, small_for_dask
+
+    five = load_dataset("five-points")
+    assert "5 samples of 2 features on the dask backend" in small_for_dask(RunConfig(backend="dask"), five)
+    assert small_for_dask(RunConfig(backend="numpy"), five) is None
+    assert small_for_dask(RunConfig(backend="dask", generate=10), five) is None  # data in chunks: Dask's job

@@ -16,7 +16,7 @@ import pytest
 from backprop_xp import NeuralNetwork, TrainingDiverged, backends, five_points, get_backend, train
 from backprop_xp.cli import main
 from backprop_xp.errors import SettingError
-from backprop_xp.graphs import GraphStep
+from backprop_xp.graphs import GraphStep, rerun_capture
 
 #: Compiled against eager, relative. XLA may reorder sums and fuse products:
 #: in float64, measured up to 2.4e-14 on the losses and 7e-15 on the weights
@@ -124,7 +124,9 @@ def test_the_callback_and_early_stopping_see_the_compiled_losses(backend):
     np.testing.assert_allclose([v for _, v in seen["compiled"]], [v for _, v in seen["eager"]], rtol=RTOL["float64"])
 
 
-def test_divergence_is_still_reported_with_the_last_finite_weights(backend):
+@pytest.mark.parametrize("batch_size", [None, 2], ids=["full-batch", "minibatches"])
+def test_divergence_is_still_reported_with_the_last_finite_weights(backend, batch_size):
+    # Minibatches: the weights to go back to are many compiled calls old (issue 13).
     _compiles(backend)
     x, y = _data()
     kwargs = dict(hidden_activation="relu", output_activation="identity")
@@ -132,9 +134,9 @@ def test_divergence_is_still_reported_with_the_last_finite_weights(backend):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TrainingDiverged) as eager_error:
-            train(x, y, eager, 1000, 40.0)
+            train(x, y, eager, 1000, 40.0, batch_size=batch_size, seed=3)
         with pytest.raises(TrainingDiverged) as compiled_error:
-            train(x, y, compiled, 1000, 40.0, compile=True)
+            train(x, y, compiled, 1000, 40.0, batch_size=batch_size, seed=3, compile=True)
     assert compiled_error.value.epoch == eager_error.value.epoch > 2
     assert compiled_error.value.learning_rate == 40.0
     assert str(compiled_error.value) == str(eager_error.value)
@@ -159,30 +161,13 @@ def test_a_compile_value_that_is_not_true_or_false_is_refused_before_anything_ch
 # --- the CUDA-graph mechanism, on the CPU ---------------------------------------
 
 
-def _rerun_capture(fns, warm):
-    """A stand-in for CUDA graph capture: ``replay`` reruns the captured work
-    and writes its loss into a fixed array, as a replayed graph does."""
-    import torch
-
-    warm()
-    captured = []
-    for fn in fns:
-        loss = torch.full((), float("nan"), dtype=torch.float64)
-
-        def replay(fn=fn, loss=loss):
-            loss.copy_(fn())
-
-        captured.append((replay, loss))
-    return captured
-
-
 @pytest.fixture
 def graphs_on_cpu(monkeypatch):
-    """torch on the CPU, compiling as torch on a GPU does, with the stand-in capture."""
+    """torch on the CPU, compiling as torch on a GPU does, with the stand-in capture (graphs.rerun_capture)."""
     pytest.importorskip("torch")
     library = backends._LIBRARIES["torch"]
     fake = dataclasses.replace(
-        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, _rerun_capture))
+        library, compiler=lambda device: ("graph stand-in", lambda step: GraphStep(step, rerun_capture))
     )
     monkeypatch.setitem(backends._LIBRARIES, "torch", fake)
     return get_backend("torch")
@@ -222,18 +207,150 @@ def test_graph_step_outputs_survive_the_next_two_calls(graphs_on_cpu):
     assert all(W is not V for W, V in zip(outputs[0], outputs[1]))
 
 
-def test_divergence_with_graph_steps_keeps_the_weights_of_two_steps_before(graphs_on_cpu):
+@pytest.mark.parametrize("batch_size", [None, 1, 2], ids=["full-batch", "batch-1", "batch-2"])
+def test_divergence_with_graph_steps_keeps_the_weights_eager_training_keeps(graphs_on_cpu, batch_size):
+    # With minibatches the rollback weights (the start of the epoch before) are
+    # many calls old: far more than the three buffer sets cover (issue 13).
     x, y = _data()
-    kwargs = dict(hidden_activation="relu", output_activation="identity")
+    kwargs = {"hidden_activation": "relu", "output_activation": "identity"}
     eager, compiled = _pair("torch", **kwargs)
+    settings = {"batch_size": batch_size, "seed": 3}
     with pytest.raises(TrainingDiverged) as eager_error:
-        train(x, y, eager, 1000, 40.0)
+        train(x, y, eager, 1000, 40.0, **settings)
     with pytest.raises(TrainingDiverged) as compiled_error:
-        train(x, y, compiled, 1000, 40.0, compile=True)
-    assert compiled_error.value.epoch == eager_error.value.epoch
+        train(x, y, compiled, 1000, 40.0, compile=True, **settings)
+    assert compiled_error.value.epoch == eager_error.value.epoch > 2
     for (W, b), (V, c) in zip(eager.host_params(), compiled.host_params()):
         np.testing.assert_array_equal(V, W)
         np.testing.assert_array_equal(c, b)
+
+
+@pytest.mark.parametrize("batch_size", [None, 2], ids=["full-batch", "minibatches"])
+def test_the_callbacks_losses_stay_valid_with_graph_steps(graphs_on_cpu, batch_size):
+    # The lab's own callback keeps the loss arrays (losses.append(loss)); a
+    # graph's loss buffer is rewritten three calls later.
+    x, y = _data()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch")
+    kept = []
+    _, losses = train(x, y, net, 12, 0.25, batch_size=batch_size, compile=True,
+                      callback=lambda epoch, loss: kept.append(loss))
+    assert len({id(loss) for loss in kept}) == 12
+    np.testing.assert_array_equal([float(loss) for loss in kept], graphs_on_cpu.to_numpy(losses))
+
+
+def _step_and_start(backend, optimizer="adam"):
+    from backprop_xp.optimizers import get_optimizer
+    from backprop_xp.training import _counters_as_arrays, training_step
+
+    net = NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch")
+    X, Y = net.as_arrays(*_data())
+    opt = get_optimizer(optimizer)
+    step = backend.compile(training_step(net.architecture, opt, 0.1, backend.xp))
+    state = _counters_as_arrays(opt.init(net.params, backend.xp), net.params[0][0], backend.xp)
+    return step, net.params, state, X, Y
+
+
+def test_kept_graph_outputs_survive_any_number_of_calls_and_are_copied_only_when_needed(graphs_on_cpu):
+    step, params, state, X, Y = _step_and_start(graphs_on_cpu)
+    _, params, state = step(params, state, X, Y)
+    get = step.keep(params)
+    assert get()[0][0] is params[0][0]  # nothing copied yet
+    want = [W.clone() for W, _ in params]
+    for _ in range(7):
+        _, params, state = step(params, state, X, Y)
+    assert get()[0][0] is not params[0][0]
+    for W, V in zip([W for W, _ in get()], want):
+        torch = pytest.importorskip("torch")
+        torch.testing.assert_close(W, V, rtol=0, atol=0)
+    # Only the last two keep() requests are honoured: an older one may be overwritten.
+    old = step.keep(params)
+    step.keep(params)
+    step.keep(params)
+    assert old()[0][0] is params[0][0]
+    outside = [(W.clone(), b.clone()) for W, b in params]
+    assert step.keep(outside)() is outside  # not the step's buffers: handed back as they are
+
+
+def test_graphs_leave_their_loss_in_buffers_made_before_the_capture(graphs_on_cpu):
+    # What lets every graph of a step share one memory pool (issue 13): no
+    # array allocated inside a graph is read after its replay.
+    import torch
+
+    made_in_capture = []
+
+    def capture(fns, warm):
+        warm()
+        before = [fn for fn in fns]
+        out = []
+        for fn in before:
+            loss = fn()  # what a capture's `loss = fn()` records
+            made_in_capture.append(loss)
+            out.append((lambda fn=fn: fn(), loss))
+        return out
+
+    step, params, state, X, Y = _step_and_start(graphs_on_cpu, "sgd")
+    graph_step = GraphStep(step.step, capture)
+    loss, params, state = graph_step(params, state, X, Y)
+    assert loss is made_in_capture[0] and loss.shape == () and loss.dtype == torch.float64
+    assert all(loss is buffer for loss, buffer in zip(made_in_capture, graph_step.batches[((5, 2), (5, 1))]["losses"]))
+
+
+def test_cuda_graph_capture_warms_up_and_captures_on_one_stream_into_one_pool(monkeypatch):
+    # torch.cuda, faked: which stream each piece of work ran on, and the pool each graph was given.
+    torch = pytest.importorskip("torch")
+    from contextlib import contextmanager
+
+    from backprop_xp.graphs import cuda_graph_capture
+
+    events, current = [], ["main"]
+    streams = iter(range(100))
+
+    class Stream:
+        def __init__(self):
+            self.name = f"side{next(streams)}"
+
+        def wait_stream(self, other):
+            events.append(("wait", self.name, getattr(other, "name", other)))
+
+    @contextmanager
+    def stream(s):
+        previous, current[0] = current[0], s.name
+        yield
+        current[0] = previous
+
+    graphs = []
+
+    @contextmanager
+    def graph(g, pool=None, stream=None, **kwargs):
+        graphs.append((pool, stream.name if stream is not None else None))
+        previous, current[0] = current[0], stream.name if stream is not None else "torch's own"
+        yield
+        current[0] = previous
+
+    class CurrentStream:
+        name = "main"
+
+        def wait_stream(self, other):
+            events.append(("wait", "main", other.name))
+
+    fake = {"Stream": Stream, "stream": stream, "graph": graph, "CUDAGraph": lambda: type("G", (), {"replay": None})(),
+            "current_stream": lambda: CurrentStream(), "graph_pool_handle": lambda: object(),
+            "device": lambda d: contextmanager(lambda: (yield))()}
+    for name, value in fake.items():
+        monkeypatch.setattr(torch.cuda, name, value, raising=False)
+    ran = []
+    capture = cuda_graph_capture("cuda:0")
+    for _ in range(2):  # two batch shapes
+        capture([lambda: ran.append(("fn", current[0])) or 0.0] * 3, lambda: ran.append(("warm", current[0])))
+    warm_streams = {where for what, where in ran if what == "warm"}
+    fn_streams = [where for what, where in ran if what == "fn"]
+    assert len(fn_streams) == 6 and len(warm_streams) == 2
+    # Each capture records on the stream its warm-up ran on.
+    first, second = sorted(warm_streams)
+    assert fn_streams[:3] == [first] * 3 and fn_streams[3:] == [second] * 3
+    assert [s for _, s in graphs] == fn_streams
+    assert len({id(pool) for pool, _ in graphs}) == 1 and graphs[0][0] is not None
+    assert ("wait", "main", "side0") in events  # the loop's stream waits for the side stream's work
 
 
 # --- on a GPU ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_xp import NeuralNetwork, activations, five_points
-from backprop_xp.gradcheck import TOLERANCE, format_table, gradient_check
+from backprop_xp.gradcheck import TOLERANCE, format_table, gradient_check, verdict
 
 
 def test_a_correct_backward_pass_passes_on_every_backend(backend):
@@ -43,3 +43,35 @@ def test_large_arrays_are_sampled():
     assert [c.entries for c in checks] == [25, 20, 20, 1]
     assert max(c.relative_error for c in checks) < 1e-6
 
+
+
+def test_relu_kinks_are_reported_apart_and_left_out_of_the_verdict():
+    # relu's biases start at 0 and the origin is one of the five points: the first layer's
+    # pre-activations sit on the kink there, so nudging b1 by +-eps crosses it.
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], hidden_activation="relu", dtype="float64", seed=0)
+    checks = {(c.layer, c.name): c for c in gradient_check(net, x, y)}
+    b1 = checks[(1, "b")]
+    assert b1.kink_entries == 5 and b1.kink_error > 1e-2  # the central difference averages two slopes there
+    assert all(c.passes(TOLERANCE["float64"]) for c in checks.values())
+    assert checks[(1, "W")].kink_entries == 0 and np.isnan(checks[(1, "W")].kink_error)
+    text = verdict(list(checks.values()), TOLERANCE["float64"])
+    assert text.startswith("backprop's gradients agree with finite differences away from relu's kink")
+    assert "Only those disagree: backprop is right." in text
+    assert "at a kink" in format_table(list(checks.values()), TOLERANCE["float64"])
+
+
+def test_a_wrong_relu_derivative_is_still_found_away_from_the_kinks(monkeypatch):
+    monkeypatch.setitem(activations.DERIVATIVES, "relu", lambda A, upstream, xp: upstream * 0.5 * (A > 0))
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], hidden_activation="relu", dtype="float64", seed=0)
+    checks = gradient_check(net, x, y)
+    assert not all(c.passes(TOLERANCE["float64"]) for c in checks)
+    assert "DISAGREE" in verdict(checks, TOLERANCE["float64"])
+
+
+def test_no_kink_no_kink_columns():
+    x, y = five_points()
+    checks = gradient_check(NeuralNetwork(2, 1, [3], dtype="float64", seed=0), x, y)
+    assert sum(c.kink_entries for c in checks) == 0
+    assert "kink" not in format_table(checks, 1e-6) + verdict(checks, 1e-6)

@@ -263,3 +263,31 @@ def test_networks_at_extreme_weights_have_finite_gradients_and_the_right_loss(ba
     for layer, pair in enumerate(host_grads):
         for g in pair:
             assert np.all(np.isfinite(backend.to_numpy(g))), f"layer {layer}"
+
+
+class _NoClip:
+    """NumPy's Array API namespace without ``clip``: array-api-compat's generic
+    clip, which CuPy gets, assigns through boolean masks and so waits for the
+    device (issue 13); the engine says what it means with maximum and where."""
+
+    def __init__(self):
+        import array_api_compat.numpy as xp
+
+        self._xp = xp
+
+    def __getattr__(self, name):
+        if name == "clip":
+            raise AssertionError("the engine called xp.clip")
+        return getattr(self._xp, name)
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output, loss", PAIRINGS)
+def test_no_step_calls_clip(hidden, output, loss):
+    rng = np.random.default_rng(0)
+    arch = Architecture.build(3, 2, [4], hidden_activation=hidden, output_activation=output, loss=loss)
+    params = [(rng.normal(size=(3, 4)), rng.normal(size=4)), (rng.normal(size=(4, 2)), rng.normal(size=2))]
+    X = rng.normal(size=(5, 3)) * 50  # saturated outputs: the clamps are on the path taken
+    Y = np.eye(2)[rng.integers(0, 2, size=5)]
+    loss_value, grads = equations.loss_and_gradients(params, X, Y, arch, xp=_NoClip())
+    assert np.isfinite(loss_value) and all(np.all(np.isfinite(g)) for pair in grads for g in pair)

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from backprop_xp import NeuralNetwork, five_points, train
-from backprop_xp.plotting import new_axes, plot_decision_boundary, plot_losses, save_figure
+from backprop_xp.plotting import (
+    colour_limits,
+    constant_output_note,
+    decision_level,
+    new_axes,
+    output_range,
+    plot_decision_boundary,
+    plot_losses,
+    save_figure,
+)
 from conftest import assert_image
 
 
@@ -38,7 +47,7 @@ def test_the_boundary_separates_what_the_network_learnt():
     net = NeuralNetwork(2, 1, [5, 3], seed=0)
     train(x, y, net, 2500, 0.25)
     ax = plot_decision_boundary(x, y, net, resolution=51)
-    filled, boundary, points = ax.collections[-3:]
+    filled, boundary, *points = ax.collections
     # The filled contour is the network's output over the grid, which is above
     # 0.5 at the origin and below it at the four neighbours...
     assert list(boundary.levels) == [0.5]
@@ -50,8 +59,11 @@ def test_the_boundary_separates_what_the_network_learnt():
     # ... with the 0.5 line drawn around the origin, and the points coloured by label on top.
     vertices = np.concatenate([path.vertices for path in boundary.get_paths()])
     assert vertices.size and np.abs(vertices).max() <= 1.5
-    np.testing.assert_array_equal(points.get_offsets(), x)
-    np.testing.assert_array_equal(points.get_array(), y)
+    # One marker set per class, in the class order, with a legend naming them.
+    assert [len(p.get_offsets()) for p in points] == [4, 1]
+    np.testing.assert_array_equal(points[1].get_offsets(), x[y == 1])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
+    assert "2-5-3-1 tanh/sigmoid" in ax.get_title() and "numpy" in ax.get_title()
 
 
 def test_several_outputs_draw_class_regions_into_the_given_axes():
@@ -60,7 +72,39 @@ def test_several_outputs_draw_class_regions_into_the_given_axes():
     train(x, y, net, 200, 0.5)
     ax = new_axes()
     assert plot_decision_boundary(x, np.eye(2)[y], net, ax) is ax
-    assert len(ax.figure.axes) == 1  # no colour bar for class regions
+    assert len(ax.figure.axes) == 2  # the class key beside the regions
+    assert ax.get_legend() is not None
+
+
+def test_the_colour_scale_is_the_outputs_range_not_the_values():
+    x, y = five_points()
+    net = NeuralNetwork(2, 1, [5, 3], seed=0)
+    train(x, y, net, 300, 100.0)  # saturates: every output about 1e-26
+    ax = plot_decision_boundary(x, y, net, resolution=31)
+    filled = ax.collections[0]
+    assert filled.levels[0] == 0 and filled.levels[-1] == 1
+    assert ax.figure.axes[1].get_ylim() == (0.0, 1.0)  # the colour bar reads 0 to 1
+    notes = [t.get_text() for t in ax.texts]
+    assert len(notes) == 1 and notes[0].startswith("constant output:") and "below 0.5" in notes[0], notes
+    # The decision level is on the colour bar even where no contour crosses it.
+    assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.figure.axes[1].get_lines())
+
+
+@pytest.mark.parametrize(
+    "activation, values, limits",
+    [("sigmoid", [3e-26, 4e-26], (0, 1)), ("softmax", None, (0, 1)), ("tanh", [0.2], (-1, 1)),
+     ("identity", [-3.0, 0.4], (-3, 1)), ("relu", [0.0, 7.0], (0, 7))],
+)
+def test_colour_limits_and_decision_level(activation, values, limits):
+    assert colour_limits(activation, values) == limits
+    assert output_range("sigmoid") == (0, 1) and output_range("relu") is None
+    assert decision_level(1) == 0.5 and decision_level(3) is None
+
+
+def test_constant_output_note():
+    assert constant_output_note(np.full((3, 3), 2.7e-26), (0, 1)) == "constant output: 2.70e-26 everywhere, below 0.5"
+    assert constant_output_note(np.linspace(0.6, 0.9, 9), (0, 1)) == "output above 0.5 everywhere (0.6 to 0.9)"
+    assert constant_output_note(np.linspace(0.1, 0.9, 9), (0, 1)) is None
 
 
 @pytest.mark.parametrize(
