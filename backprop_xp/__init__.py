@@ -13,22 +13,27 @@ from .checkpoints import load, save
 from .datasets import five_points, load_dataset
 from .errors import BackendUnavailableError, CheckpointError, InputError, TrainingDiverged
 from .network import NeuralNetwork
-from .optimizers import OPTIMIZERS, Optimizer
+from .optimizers import OPTIMIZERS, SGD, Adam, Momentum, Optimizer
 from .plotting import plot_decision_boundary, plot_losses
-from .training import train
+from .training import StopTraining, TrainingState, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
     "Architecture",
     "Backend",
     "BackendUnavailableError",
     "CheckpointError",
     "InputError",
+    "Momentum",
     "NeuralNetwork",
-    "OPTIMIZERS",
     "Optimizer",
+    "StopTraining",
     "TrainingDiverged",
+    "TrainingState",
     "errors",
     "five_points",
     "get_backend",

@@ -236,6 +236,11 @@ def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
     return xp, xp.__array_namespace_info__().default_device(), "array_api_strict"
 
 
+def _strict_to_numpy(array: Array) -> np.ndarray:
+    # Only the default device's arrays convert to NumPy.
+    return np.asarray(array.to_device(array_namespace(array).__array_namespace_info__().default_device()))
+
+
 def _strict_devices() -> list[str]:
     import array_api_strict as xp
 
@@ -554,6 +559,7 @@ _LIBRARIES: dict[str, _Library] = {
     "array_api_strict": _Library(
         module="array_api_strict", owns=_is_strict_array, cpu="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
         devices=_strict_devices, install='pip install array-api-strict (or pip install ".[strict]" in a checkout of backprop-xp)',
+        to_numpy=_strict_to_numpy,
     ),
     "dask": _Library(
         module="dask", owns=is_dask_array, cpu="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,

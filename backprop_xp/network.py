@@ -216,6 +216,25 @@ class NeuralNetwork:
         loss, self._grads = self.backend.evaluate(loss, grads)
         return loss, self._grads
 
+    def set_trained(self, params: Params, grads: Params | None = None) -> None:
+        """Hold ``params`` (and ``grads``) as they are: arrays of this network's
+        backend that training computed, so neither copied nor checked.
+
+        The training loop's way to hand its results back; users assign
+        :attr:`params`, which checks and copies.
+        """
+        self._params, self._grads = list(params), (None if grads is None else list(grads))
+
+    def outputs(self, X: Array) -> Array:
+        """The output layer's activations ``A_L`` for checked features ``X``, of shape (n_samples, output_size)."""
+        return equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
+
+    def features(self, x: Any) -> Array:
+        """``x`` checked and converted as :meth:`forward` takes it: shape (n_samples, input_size)."""
+        X = self._features(x)
+        self._check_values(X)
+        return X
+
     def _descend(self, grads: Params, learning_rate: float) -> None:
         self._params = equations.sgd_update(self._params, grads, learning_rate)
 

@@ -1,7 +1,11 @@
 """Optimisers as ``(init, update)`` pairs of pure functions, keyed by name.
 
 ``init(params, xp)`` returns the optimiser's state; ``update(params, grads,
-state, learning_rate, xp)`` returns the new parameters and the new state. Like
+state, learning_rate, xp)`` returns the new parameters and the new state.
+Hyper-parameters are values given to a factory (``Adam(beta1, beta2, eps)``,
+``Momentum(beta)``), closed over by ``update``; the learning rate is passed
+to every update, so that a schedule can change it. Counters such as Adam's
+step count live in the state, so continuing a run continues them. Like
 the equations, they use only Array API operations, take arrays and return new
 ones, and update nothing in place, so a step stays compilable (``jax.jit``)
 and the same code runs on every backend. The state is plain data: a tuple of
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .equations import sgd_update
 from .errors import InputTypeError, UnknownNameError
+from .settings import Boolean, Real, check
 
 if TYPE_CHECKING:
     from ._types import Namespace, Params
@@ -45,7 +50,7 @@ def _sgd_update(params: Params, grads: Params, state: None, learning_rate: float
 
 # --- momentum ---------------------------------------------------------------
 
-#: The fraction of the previous step that momentum keeps.
+#: The fraction of the previous step that momentum keeps, by default.
 MOMENTUM = 0.9
 
 
@@ -53,23 +58,34 @@ def _momentum_init(params: Params, xp: Namespace) -> Params:
     return _zeros_like(params, xp)
 
 
-def _momentum_update(params: Params, grads: Params, velocity: Params, learning_rate: float, xp: Namespace):
-    # v <- beta v + g;  p <- p - lr v   (the form PyTorch's SGD uses)
-    velocity = [
-        (MOMENTUM * vW + dW, MOMENTUM * vb + db) for (vW, vb), (dW, db) in zip(velocity, grads)
-    ]
-    new = [(W - learning_rate * vW, b - learning_rate * vb) for (W, b), (vW, vb) in zip(params, velocity)]
-    return new, velocity
+def Momentum(beta: float = MOMENTUM, *, nesterov: bool = False) -> Optimizer:
+    """Gradient descent with momentum ``beta`` (PyTorch's form: ``v <- beta v + g; p <- p - lr v``).
+
+    With ``nesterov=True``, the step is ``p <- p - lr (g + beta v)`` with the new
+    ``v``: PyTorch's Nesterov momentum.
+    """
+    beta = check("beta", beta, Real(low=0, high=1, high_open=True))
+    nesterov = check("nesterov", nesterov, Boolean())
+
+    def update(params: Params, grads: Params, velocity: Params, learning_rate: float, xp: Namespace):
+        velocity = [(beta * vW + dW, beta * vb + db) for (vW, vb), (dW, db) in zip(velocity, grads)]
+        steps = velocity
+        if nesterov:
+            steps = [(dW + beta * vW, db + beta * vb) for (vW, vb), (dW, db) in zip(velocity, grads)]
+        new = [(W - learning_rate * sW, b - learning_rate * sb) for (W, b), (sW, sb) in zip(params, steps)]
+        return new, velocity
+
+    return Optimizer(_momentum_init, update)
 
 
 # --- adam -------------------------------------------------------------------
 
-#: Adam's decay rates of the first and second moments, and its epsilon (Kingma & Ba, 2015).
+#: Adam's default decay rates of the first and second moments, and its epsilon (Kingma & Ba, 2015).
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
 
 class AdamState(NamedTuple):
-    step: int
+    step: Any  # an int, or a 0-d array in a compiled step
     first: Params
     second: Params
 
@@ -78,39 +94,61 @@ def _adam_init(params: Params, xp: Namespace) -> AdamState:
     return AdamState(0, _zeros_like(params, xp), _zeros_like(params, xp))
 
 
-def _bias_corrections(t: Any, xp: Namespace) -> tuple[Any, Any]:
-    """``1 - BETA1**t`` and ``1 - BETA2**t``."""
+def _bias_corrections(t: Any, beta1: float, beta2: float, xp: Namespace) -> tuple[Any, Any]:
+    """``1 - beta1**t`` and ``1 - beta2**t``."""
     if isinstance(t, int):
-        return 1 - BETA1**t, 1 - BETA2**t
+        return 1 - beta1**t, 1 - beta2**t
     # A count held as an array of the parameters' dtype (a compiled step):
     # 1 - 0.999**t would cancel to a few digits in float32; -expm1(t log beta) does not.
-    return -xp.expm1(t * math.log(BETA1)), -xp.expm1(t * math.log(BETA2))
+    return -xp.expm1(t * math.log(beta1)), -xp.expm1(t * math.log(beta2))
 
 
-def _adam_update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
-    t = state.step + 1
-    # The bias corrections (Python floats, or 0-d arrays in a compiled step): folded into one step size.
-    correction1, correction2 = _bias_corrections(t, xp)
-    step_size = learning_rate * correction2**0.5 / correction1
-    eps = EPSILON * correction2**0.5
+def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON, *, weight_decay: float = 0.0) -> Optimizer:
+    """Adam (Kingma & Ba, 2015) with these decay rates and epsilon; the step count is in its state.
 
-    def moments(m, v, g):
-        return BETA1 * m + (1 - BETA1) * g, BETA2 * v + (1 - BETA2) * (g * g)
+    The learning rate is :func:`~backprop_xp.training.train`'s (and its schedule's).
+    ``weight_decay`` is decoupled (AdamW, Loshchilov & Hutter, 2019):
+    ``W <- W - lr * weight_decay * W`` besides the Adam step, for the weights
+    only (biases are not decayed, as the L2 penalty ``alpha`` leaves them alone).
+    """
+    beta1 = check("beta1", beta1, Real(low=0, high=1, high_open=True))
+    beta2 = check("beta2", beta2, Real(low=0, high=1, high_open=True))
+    eps = check("eps", eps, Real(low=0, low_open=True))
+    weight_decay = check("weight_decay", weight_decay, Real(low=0))
 
-    first, second, new = [], [], []
-    for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(params, grads, state.first, state.second):
-        mW, vW = moments(mW, vW, dW)
-        mb, vb = moments(mb, vb, db)
-        first.append((mW, mb))
-        second.append((vW, vb))
-        new.append((W - step_size * mW / (xp.sqrt(vW) + eps), b - step_size * mb / (xp.sqrt(vb) + eps)))
-    return new, AdamState(t, first, second)
+    def update(params: Params, grads: Params, state: AdamState, learning_rate: float, xp: Namespace):
+        t = state.step + 1
+        # The bias corrections (Python floats, or 0-d arrays in a compiled step): folded into one step size.
+        correction1, correction2 = _bias_corrections(t, beta1, beta2, xp)
+        step_size = learning_rate * correction2**0.5 / correction1
+        eps_hat = eps * correction2**0.5
+
+        def moments(m, v, g):
+            return beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * (g * g)
+
+        first, second, new = [], [], []
+        for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(params, grads, state.first, state.second):
+            mW, vW = moments(mW, vW, dW)
+            mb, vb = moments(mb, vb, db)
+            first.append((mW, mb))
+            second.append((vW, vb))
+            if weight_decay:
+                W = W - (learning_rate * weight_decay) * W
+            new.append((W - step_size * mW / (xp.sqrt(vW) + eps_hat), b - step_size * mb / (xp.sqrt(vb) + eps_hat)))
+        return new, AdamState(t, first, second)
+
+    return Optimizer(_adam_init, update)
+
+
+def SGD() -> Optimizer:
+    """Plain gradient descent, the lab's: ``p <- p - lr g``."""
+    return Optimizer(_sgd_init, _sgd_update)
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
-    "sgd": Optimizer(_sgd_init, _sgd_update),
-    "momentum": Optimizer(_momentum_init, _momentum_update),
-    "adam": Optimizer(_adam_init, _adam_update),
+    "sgd": SGD(),
+    "momentum": Momentum(),
+    "adam": Adam(),
 }
 
 
@@ -118,6 +156,8 @@ def get_optimizer(optimizer: str | tuple[Callable[..., Any], Callable[..., Any]]
     """An :class:`Optimizer` by name (``"sgd"``, ``"momentum"``, ``"adam"``), or from an ``(init, update)`` pair."""
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
         return OPTIMIZERS[optimizer]
+    if isinstance(optimizer, Optimizer):
+        return optimizer
     if isinstance(optimizer, tuple) and len(optimizer) == 2 and all(map(callable, optimizer)):
         return Optimizer(*optimizer)
     error = UnknownNameError if isinstance(optimizer, str) else InputTypeError

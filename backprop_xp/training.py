@@ -7,6 +7,11 @@ epoch's loss, which the divergence check, early stopping and the callback all
 read. Batches are drawn by a seeded NumPy generator on the host, so the same
 seed gives the same batches on every backend.
 
+Everything carried from one epoch to the next (parameters, the optimiser's
+state, the shuffling generator, the epoch count, the schedule's and early
+stopping's records) is one :class:`TrainingState`, which ``train(...,
+state=...)`` continues: ``k`` calls of ``n`` epochs are one call of ``k * n``.
+
 With ``compile=True`` a step (forward, backward and the optimiser's update) is
 one pure function, :func:`training_step`, that the backend compiles once
 (:meth:`Backend.compile`); the loop around it is the same.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -24,11 +30,11 @@ from array_api_compat import device as device_of
 
 from . import equations, graphs
 from .backends import at_full_precision, on_the_networks_device
-from .errors import InputTypeError, TrainingDiverged
+from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
-from .settings import Boolean, Callable_, Integer, Real, check
+from .settings import Boolean, Callable_, Integer, Options, Real, check
 from .tree import map_leaves
 
 if TYPE_CHECKING:
@@ -96,7 +102,9 @@ def check_compile(compile: Any) -> bool:
     return check("compile", compile, *COMPILE)
 
 
-def training_step(arch: Architecture, optimizer: Optimizer, lr: float, xp: Namespace) -> Callable[..., Any]:
+def training_step(
+    arch: Architecture, optimizer: Optimizer, lr: float, xp: Namespace, *, alpha: float = 0.0
+) -> Callable[..., Any]:
     """One training step as a pure function, the one that ``compile=True`` hands to the backend.
 
     Returns
@@ -109,7 +117,7 @@ def training_step(arch: Architecture, optimizer: Optimizer, lr: float, xp: Names
     """
 
     def step(params: Params, state: Any, X: Array, Y: Array) -> tuple[Array, Params, Any]:
-        loss, grads = equations.loss_and_gradients(params, X, Y, arch, xp=xp)
+        loss, grads = equations.loss_and_gradients_l2(params, X, Y, arch, alpha, xp=xp)
         params, state = optimizer.update(params, grads, state, lr, xp)
         return loss, params, state
 
@@ -131,28 +139,136 @@ def _counters_as_arrays(state: Any, like: Array, xp: Namespace) -> Any:
     return map_leaves(as_array, state)
 
 
-class _EarlyStopping:
-    """Stop once the loss has not improved on its best by more than ``tol`` for ``patience`` epochs."""
+#: The learning-rate schedules by name, as scikit-learn names them (or a callable of the epoch).
+SCHEDULES = ("constant", "invscaling", "adaptive")
 
-    def __init__(self, tol: float | None, patience: int) -> None:
-        self.tol, self.patience = tol, patience
-        self.best, self.waited = math.inf, 0
 
-    def should_stop(self, loss: float) -> bool:
-        if self.tol is None:
-            return False
-        if loss < self.best - self.tol:
-            self.best, self.waited = loss, 0
-        else:
-            self.waited += 1
-        return self.waited >= self.patience
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch; the losses so far are kept.
+
+    A callback may instead return ``True``.
+    """
+
+
+@dataclass
+class TrainingState:
+    """Everything that training carries from one epoch to the next, so that a run can be continued.
+
+    :func:`train` creates one for each call unless given one with ``state=``;
+    it then updates it in place, so that ``k`` calls of ``n`` epochs with the
+    same state give the weights and losses of one call of ``k * n`` epochs
+    (bit for bit on the CPU).
+
+    Attributes
+    ----------
+    params : list of (W, b), or None before the first epoch
+        The parameters after the last epoch (those the network holds).
+    optimizer_state : any
+        The optimiser's state (Adam's moments and step count, momentum's velocity).
+    rng : numpy.random.Generator, or None before the first epoch
+        The generator that shuffles minibatches (and splits off a validation set).
+    epoch : int
+        Epochs run so far, over all calls.
+    t : int
+        Training samples seen so far (scikit-learn's ``t_``; ``invscaling`` reads it).
+    learning_rate : float or None
+        The current learning rate (``adaptive`` divides it by 5 on a plateau).
+    losses : list of float
+        Every epoch's training loss, over all calls.
+    validation_scores : list of float
+        Every epoch's validation score, where a validation set is watched.
+    best_loss, best_score, waited : float, float, int
+        Early stopping's record: the best training loss, the best validation
+        score, and the epochs since the last improvement.
+    best_params : list of (W, b), or None
+        Copies of the parameters with the best validation score so far.
+    stopped : bool
+        Whether the last call ended before its epochs ran out (early
+        stopping, ``adaptive`` below its floor, or the callback).
+    """
+
+    params: Any = None
+    optimizer_state: Any = None
+    rng: np.random.Generator | None = None
+    epoch: int = 0
+    t: int = 0
+    learning_rate: float | None = None
+    losses: list[float] = field(default_factory=list)
+    validation_scores: list[float] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    waited: int = 0
+    best_params: Any = None
+    stopped: bool = False
+
+    @property
+    def started(self) -> bool:
+        return self.rng is not None
+
+
+def _check_schedule(schedule: Any, power_t: Any, tol: float | None, compile: bool) -> tuple[Any, float]:
+    if not callable(schedule):
+        schedule = check("schedule", schedule, Options(SCHEDULES))
+    power_t = check("power_t", power_t, Real(low=0))
+    if schedule == "adaptive" and tol is None:
+        raise SettingError("schedule='adaptive' divides the learning rate on a plateau, which needs tol; received tol=None.")
+    if compile and schedule != "constant":
+        raise SettingError(
+            f"compile=True needs schedule='constant' (a compiled step holds its learning rate); received {schedule!r}."
+        )
+    return schedule, power_t
+
+
+def _epoch_learning_rate(state: TrainingState, schedule: Any, lr: float, power_t: float) -> float:
+    """The learning rate of the next epoch, as scikit-learn's schedules define it."""
+    if callable(schedule):
+        value = schedule(state.epoch + 1)
+        return check("the schedule's learning rate", value, Real(low=0, low_open=True))
+    if schedule == "invscaling":  # scikit-learn: learning_rate_init / (t + 1) ** power_t, t samples seen
+        return lr / (state.t + 1) ** power_t
+    if schedule == "adaptive":
+        return state.learning_rate if state.learning_rate is not None else lr
+    return lr
+
+
+def _plateau(state: TrainingState, loss: float, tol: float | None, patience: int) -> bool:
+    """Update the training loss's record; True once it has not fallen more than ``tol`` for ``patience`` epochs."""
+    if tol is None:
+        return False
+    # scikit-learn's rule: the best follows every improvement, however small.
+    state.waited = state.waited + 1 if loss > state.best_loss - tol else 0
+    state.best_loss = min(state.best_loss, loss)
+    return state.waited >= patience
+
+
+def _validation_plateau(state: TrainingState, score: float, params: Params, tol: float | None, patience: int,
+                        xp: Namespace) -> bool:
+    """scikit-learn's rule for a validation score (higher is better); keeps copies of the best parameters."""
+    if score > state.best_score:
+        state.best_params = [(xp.asarray(W, copy=True), xp.asarray(b, copy=True)) for W, b in params]
+    if tol is None:
+        state.best_score = max(state.best_score, score)
+        return False
+    if score < state.best_score + tol:
+        state.waited += 1
+    else:
+        state.waited = 0
+    state.best_score = max(state.best_score, score)
+    return state.waited >= patience
+
+
+def _loss_score(net: NeuralNetwork, X: Array, Y: Array) -> float:
+    """The default validation score: minus the validation loss (higher is better)."""
+    xp = net.backend.xp
+    activations, Z_L = equations.forward_with_logits(net.params, X, net.architecture, xp=xp)
+    return -float(net.backend.evaluate(equations.output_loss(Z_L, activations[-1], Y, net.architecture, xp))[0])
 
 
 def _backend_of_net(x: Any = None, y: Any = None, net: Any = None, *args: Any, **kwargs: Any) -> Any:
     return net.backend if isinstance(net, NeuralNetwork) else None
 
 
-# cupy:N makes what it computes on the current device: the loop runs with N current (issue 13).
+# cupy:N makes what it computes on the current device: the loop runs with N current.
 @on_the_networks_device
 @at_full_precision(_backend_of_net)
 def train(
@@ -167,8 +283,16 @@ def train(
     seed: int = 0,
     tol: float | None = None,
     patience: int = 10,
-    callback: Callable[[int, Array], None] | None = None,
+    callback: Callable[[int, Array], Any] | None = None,
     compile: bool = False,
+    alpha: float = 0.0,
+    schedule: str | Callable[[int], float] = "constant",
+    power_t: float = 0.5,
+    validation: tuple[Any, Any] | None = None,
+    validation_fraction: float | None = None,
+    validation_score: Callable[[NeuralNetwork, Array, Array], float] | None = None,
+    state: TrainingState | None = None,
+    shuffle: bool = True,
 ) -> tuple[NeuralNetwork, Array]:
     """Train a network by backpropagation: full-batch gradient descent by default, as in the lab.
 
@@ -181,21 +305,25 @@ def train(
     epochs : int
         Number of passes over the data, at least 1.
     lr : float
-        Learning rate, positive.
-    optimizer : {"sgd", "momentum", "adam"}, or an (init, update) pair (see :mod:`optimizers`)
+        Learning rate, positive (the initial one, under a schedule).
+    optimizer : {"sgd", "momentum", "adam"}, or an Optimizer such as ``Adam(beta1, beta2, eps)``
+        Or an ``(init, update)`` pair (see :mod:`optimizers`).
     batch_size : int, optional
         Minibatch size; batches are reshuffled every epoch. ``None`` (the
         default) takes the whole batch in one step, unshuffled.
     seed : int
-        Seed of the shuffling.
+        Seed of the shuffling (and of the validation split); ignored when
+        ``state`` continues a run, whose generator goes on.
     tol, patience : optional
         Early stopping: stop once the loss has not fallen more than ``tol``
         below its best for ``patience`` epochs in a row. ``tol=None`` (the
         default) trains for all the epochs. The network keeps its last
-        weights, not those of its best epoch.
+        weights, not those of its best epoch, unless a validation set is watched.
     callback : callable, optional
-        Called as ``callback(epoch, loss)`` after each epoch (from 1), with the
-        epoch's loss as a 0-d array.
+        Called as ``callback(epoch, loss)`` after each epoch (from 1, counted
+        over continued calls), with the epoch's loss as a 0-d array. It stops
+        training by returning ``True`` or raising :class:`StopTraining`; the
+        losses so far are returned.
     compile : bool
         Compile the whole step (forward, backward, update) once and run that:
         ``jax.jit`` on JAX, CUDA graphs on torch on a GPU; elsewhere (NumPy,
@@ -204,15 +332,43 @@ def train(
         weights, to rounding; it pays off where launching the operations costs
         more than computing them (small networks). The network keeps no
         gradients (``net.grads`` is None afterwards), and an optimiser's
-        counters become 0-d arrays of the parameters' dtype.
+        counters become 0-d arrays of the parameters' dtype. Needs ``schedule="constant"``.
+    alpha : float
+        L2 penalty, as scikit-learn defines it: ``alpha / (2 n) * sum ||W||^2``
+        added to each batch's loss (``n`` the batch's size; biases not
+        penalised). See :func:`equations.l2_penalty`.
+    schedule : {"constant", "invscaling", "adaptive"} or callable
+        scikit-learn's learning-rate schedules: ``invscaling`` uses
+        ``lr / (t + 1) ** power_t`` in each epoch, ``t`` the samples seen
+        before it; ``adaptive`` divides the rate by 5 where early stopping
+        would stop (and stops once it is below 1e-6); it needs ``tol``. A
+        callable is called as ``schedule(epoch)`` (from 1) for each epoch's rate.
+    power_t : float
+        The exponent of ``invscaling``.
+    validation : (x_val, y_val), optional
+        A held-out set, scored after every epoch; with ``tol``, early stopping
+        watches its score instead of the training loss (scikit-learn's rule:
+        stop once the score has not risen more than ``tol`` above its best for
+        ``patience`` epochs). The network ends with the weights of the best score.
+    validation_fraction : float in (0, 1), optional
+        Hold out this fraction of ``x, y`` (a seeded random split) as ``validation``.
+    validation_score : callable, optional
+        ``validation_score(net, X_val, Y_val) -> float``, higher is better, on
+        the checked arrays; by default minus the validation loss.
+    shuffle : bool
+        Reshuffle the minibatches every epoch (the default); ``False`` takes them in the data's order.
+    state : TrainingState, optional
+        Continue the run that this state holds (its optimiser state, shuffling,
+        epoch count, schedule and early-stopping record), and update it in
+        place. A new ``TrainingState()`` starts a run from the network's weights.
 
     Returns
     -------
     net : NeuralNetwork
-    losses : 1-D array, one entry per epoch run
+    losses : 1-D array, one entry per epoch run by this call
         With full batches, the loss at the start of each epoch; with
         minibatches, the mean of the epoch's batch losses, each taken before
-        its update. On the network's backend.
+        its update (penalty included). On the network's backend.
 
     Raises
     ------
@@ -226,75 +382,146 @@ def train(
     if not isinstance(net, NeuralNetwork):
         raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
     check("callback", callback, *CALLBACK, none="(no callback)")
+    if state is not None and not isinstance(state, TrainingState):
+        raise InputTypeError(f"state must be a TrainingState; received {type(state).__name__}.")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)
     compile = check_compile(compile)
+    shuffle = check("shuffle", shuffle, Boolean())
+    alpha = check("alpha", alpha, Real(low=0))
+    schedule, power_t = _check_schedule(schedule, power_t, tol, compile)
+    validation_fraction = check("validation_fraction", validation_fraction, Real(low=0, high=1, low_open=True,
+                                                                                   high_open=True), None)
+    if validation_score is not None and not callable(validation_score):
+        raise InputTypeError(f"validation_score must be callable; received {validation_score!r}.")
+    if validation is not None and validation_fraction is not None:
+        raise SettingError("give validation or validation_fraction, not both; received both.")
     X, Y = net.as_arrays(x, y)  # checked and moved once, not once per epoch
+    X_val = Y_val = None
+    if validation is not None:
+        X_val, Y_val = net.as_arrays(*validation)
+    if validation_fraction is not None:  # before the state changes: the split may be refused
+        X, Y, X_val, Y_val = _split(X, Y, validation_fraction, seed, net)
+    state = TrainingState() if state is None else state
+    xp = net.backend.xp
+    if not state.started:
+        state.rng = np.random.default_rng(seed)
+        (state.optimizer_state,) = net.backend.evaluate(opt.init(net.params, xp))  # on dask: NumPy, like the params
+    scoring = X_val is not None
+    score_fn = validation_score or _loss_score
+    n = X.shape[0]
+    batches = _batches(X, Y, batch_size, state.rng if shuffle else None, net) if batch_size and batch_size < n else None
 
-    xp, n = net.backend.xp, X.shape[0]
-    batches = _batches(X, Y, batch_size, seed, net) if batch_size and batch_size < n else None
-    (state,) = net.backend.evaluate(opt.init(net._params, xp))  # on dask: NumPy, like the parameters
+    params = net.params
+    state.stopped = False
     step = None
+    opt_state = state.optimizer_state
     if compile:
-        step = net.backend.compile(training_step(net.architecture, opt, lr, xp))
+        step = net.backend.compile(training_step(net.architecture, opt, lr, xp, alpha=alpha))
         if net.backend.compiler != "none":
-            state = _counters_as_arrays(state, net._params[0][0], xp)
-    stopping = _EarlyStopping(tol, patience)
+            opt_state = _counters_as_arrays(opt_state, params[0][0], xp)
     # A CUDA graph reuses its output buffers: keep() holds the rollback weights
     # for as long as they are needed (copied only when about to be overwritten).
     keep = graphs.keeper(step)
+
+    def run_step(p: Params, s: Any, Xb: Array, Yb: Array, rate: float) -> tuple[Array, Params, Any]:
+        if step is not None:
+            return net.backend.evaluate(*step(p, s, Xb, Yb))
+        loss_b, grads = equations.loss_and_gradients_l2(p, Xb, Yb, net.architecture, alpha, xp=xp)
+        loss_b, grads = net.backend.evaluate(loss_b, grads)  # one graph on dask: the forward pass runs once
+        p, s = opt.update(p, grads, s, rate, xp)
+        return loss_b, p, s
+
     losses: list[Array] = []
     host_losses: list[float] = []
-    before = keep(net._params)  # the weights at the start of the last epoch with a finite loss
-    for epoch in range(1, epochs + 1):
-        start = keep(net._params)
+    before = keep(params)  # the weights at the start of the last epoch with a finite loss
+    start = before
+    rate = lr
+    for _ in range(epochs):
+        start = keep(params)
+        epoch = state.epoch + 1
+        rate = _epoch_learning_rate(state, schedule, lr, power_t)
         # A diverging run overflows on its way to NaN: the checks below report
         # it once, in place of NumPy's warnings at every operation.
         with np.errstate(over="ignore", invalid="ignore"):
             if batches is None:
-                if step is not None:
-                    loss, net._params, state = net.backend.evaluate(*step(net._params, state, X, Y))
-                else:
-                    loss, grads = net._backpropagate(X, Y)
-                    net._params, state = opt.update(net._params, grads, state, lr, xp)
+                loss, params, opt_state = run_step(params, opt_state, X, Y, rate)
             else:
                 total = 0.0
                 for Xb, Yb in batches():
-                    if step is not None:
-                        loss_b, net._params, state = net.backend.evaluate(*step(net._params, state, Xb, Yb))
-                    else:
-                        loss_b, grads = net._backpropagate(Xb, Yb)
-                        net._params, state = opt.update(net._params, grads, state, lr, xp)
+                    loss_b, params, opt_state = run_step(params, opt_state, Xb, Yb, rate)
                     total = total + loss_b * Xb.shape[0]
                 loss = total / n
-            host_losses.append(float(loss))
+            host_loss = float(loss)
+        host_losses.append(host_loss)
+        # A CUDA graph writes its next loss where it wrote this one: what is kept
+        # and passed on is a copy that later calls leave alone.
+        loss = graphs.lasting(step, loss)
         losses.append(loss)
-        if not math.isfinite(host_losses[-1]):
-            net._params, net._grads = before(), None
-            raise _diverged(epoch, lr, host_losses)
+        if not math.isfinite(host_loss):
+            net.set_trained(before())
+            state.params = net.params
+            state.losses.append(host_loss)
+            raise _diverged(state.epoch + 1, rate, state.losses)
         before = start
+        state.epoch, state.t = epoch, state.t + n
+        state.params, state.optimizer_state = params, opt_state
+        state.losses.append(host_loss)
+        net.set_trained(params)
+        stop = False
+        if scoring:
+            score = float(score_fn(net, X_val, Y_val))
+            state.validation_scores.append(score)
+            stop = _validation_plateau(state, score, params, tol, patience, xp)
+        else:
+            stop = _plateau(state, host_loss, tol, patience)
+        if stop and schedule == "adaptive":
+            current = rate
+            if current > 1e-6:  # scikit-learn's floor
+                state.learning_rate, state.waited, stop = current / 5, 0, False
         if callback is not None:
-            callback(epoch, graphs.lasting(step, loss))  # a graph's loss buffer is rewritten later
-        if stopping.should_stop(host_losses[-1]):
+            try:
+                stop = callback(epoch, loss) is True or stop
+            except StopTraining:
+                stop = True
+        if stop:
+            state.stopped = True
             break
-    if not _all_finite(net._params, xp):  # the last update is checked by no loss
-        net._params, net._grads = start(), None
-        raise _diverged(epoch, lr, host_losses, weights=True)
+    if not _all_finite(params, xp):  # the last update is checked by no loss
+        net.set_trained(start())
+        state.params = net.params
+        raise _diverged(state.epoch, rate, state.losses, weights=True)
+    if scoring and state.best_params is not None:
+        net.set_trained(state.best_params)
     if step is not None:
-        # A compiled step may write its next losses where it wrote these (a
-        # CUDA graph): the values are taken from the host copies.
-        net._grads = None
-        return net, array_namespace(loss).asarray(host_losses, dtype=loss.dtype, device=device_of(loss))
+        net.set_trained(net.params)  # no gradients after a compiled run
+        return net, xp.asarray(host_losses, dtype=params[0][0].dtype, device=device_of(params[0][0]))
     # Stacked where they are: on a lazy backend, evaluate() has made them NumPy.
     return net, array_namespace(*losses).stack(losses)
 
 
-def _batches(X: Array, Y: Array, batch_size: int, seed: int, net: NeuralNetwork) -> Callable[[], Any]:
-    """A function that yields one epoch's shuffled ``(X, Y)`` minibatches, from a seeded host generator."""
-    rng = np.random.default_rng(seed)
+def _split(X: Array, Y: Array, fraction: float, seed: int, net: NeuralNetwork) -> tuple[Array, Array, Array, Array]:
+    """``X, Y`` split into training and validation rows, at random from a generator of its own (seeded with ``seed``)."""
+    n = X.shape[0]
+    n_val = max(1, math.ceil(fraction * n))
+    if n_val >= n:
+        raise SettingError(
+            f"validation_fraction={fraction:g} of {n} samples leaves none to train on; expected a smaller fraction."
+        )
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    xp = net.backend.xp
+    val, fit = net.backend.from_numpy(order[:n_val]), net.backend.from_numpy(order[n_val:])
+    return xp.take(X, fit, axis=0), xp.take(Y, fit, axis=0), xp.take(X, val, axis=0), xp.take(Y, val, axis=0)
+
+
+def _batches(
+    X: Array, Y: Array, batch_size: int, rng: np.random.Generator | None, net: NeuralNetwork
+) -> Callable[[], Any]:
+    """A function that yields one epoch's ``(X, Y)`` minibatches, shuffled by ``rng`` on the host (None: in order)."""
     xp, n = net.backend.xp, X.shape[0]
+    in_order = None if rng is not None else net.backend.from_numpy(np.arange(n))
 
     def epoch():
-        order = net.backend.from_numpy(rng.permutation(n))
+        order = in_order if rng is None else net.backend.from_numpy(rng.permutation(n))
         for start in range(0, n, batch_size):
             rows = order[start:min(start + batch_size, n)]  # the standard leaves stops past the end undefined
             yield xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)

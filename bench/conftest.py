@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import report
+import sklearn_report
 from workloads import IMPLEMENTATIONS, PHASES, SIZES, cpu_name
 
 
@@ -47,8 +48,12 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """Write each result's pooled median, TFLOP/s and ratios to its peers into its ``extra_info``."""
     summary = report.summarise(output_json["benchmarks"])
+    fits = {(r["dataset"], r["impl"]): r for r in sklearn_report.summarise(output_json["benchmarks"])}
     for bench in output_json["benchmarks"]:
         info = bench["extra_info"]
+        if "fit_samples_s" in info:  # test_sklearn.py's: its ratio to scikit-learn
+            info.update({k: v for k, v in fits[(info["dataset"], info["impl"])].items() if k.startswith("ratio")})
+            continue
         row = summary.get(report.key_of(info))
         if row is not None:
             info.update({k: v for k, v in row.items() if k.startswith(("pooled_", "ratio_", "tflops"))})

@@ -40,6 +40,7 @@ from backprop_xp.errors import (
     UnknownNameError,
 )
 from backprop_xp.gradcheck import gradient_check
+from backprop_xp.optimizers import Adam, Momentum
 from backprop_xp.playground.sessions import check_config
 from backprop_xp.plotting import plot_decision_boundary, plot_losses
 from backprop_xp.sweep import run_sweep
@@ -199,6 +200,15 @@ API_CASES: dict[str, Case] = {
     "train-seed-negative": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, batch_size=2, seed=-1), SettingError, r"seed must be an integer of at least 0; received -1"),
     "train-not-a-network": Case(lambda c: train(c.x, c.y, "net", 5, 0.1), InputTypeError, r"net must be a NeuralNetwork; received str"),
     "callback-not-callable": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, callback=42), SettingError, r"callback must be a callable, or None \(no callback\); received 42"),
+    "train-alpha-negative": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, alpha=-1.0), SettingError, r"alpha must be a finite number >= 0; received -1.0"),
+    "train-schedule-unknown": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, schedule="cosine"), SettingError, r"schedule must be one of 'constant', 'invscaling', 'adaptive'; received 'cosine'"),
+    "train-adaptive-without-tol": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, schedule="adaptive"), SettingError, r"schedule='adaptive' divides the learning rate on a plateau, which needs tol"),
+    "train-state-not-a-state": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, state=[]), InputTypeError, r"state must be a TrainingState; received list"),
+    "train-validation-fraction-one": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, validation_fraction=1.0), SettingError, r"validation_fraction must be a finite number in \(0, 1\) or None; received 1.0"),
+    "train-validation-leaves-none": Case(lambda c: train(c.x, c.y, c.net, 5, 0.1, validation_fraction=0.99), SettingError, r"leaves none to train on"),
+    "adam-beta1-one": Case(lambda c: Adam(beta1=1.0), SettingError, r"beta1 must be a finite number in \[0, 1\); received 1.0"),
+    "adam-weight-decay-negative": Case(lambda c: Adam(weight_decay=-1), SettingError, r"weight_decay must be a finite number >= 0; received -1"),
+    "momentum-beta-negative": Case(lambda c: Momentum(-0.5), SettingError, r"beta must be a finite number in \[0, 1\); received -0.5"),
     "train-x-nan": Case(lambda c: train(_with(c.x, 0, 0, np.nan), c.y, c.net, 5, 0.1), NonFiniteError, r"x holds NaN or infinite values"),
     # --- datasets, checkpoints, plots, checks, sweeps
     "dataset-unknown": Case(lambda c: load_dataset("mnist"), UnknownNameError, r"Unknown dataset 'mnist'. Expected one of: five-points, xor"),

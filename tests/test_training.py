@@ -11,7 +11,7 @@ import pytest
 from backprop_xp import NeuralNetwork, Optimizer, TrainingDiverged, five_points, train
 from backprop_xp.optimizers import OPTIMIZERS, get_optimizer
 from backprop_xp.reference import per_sample_gradients
-from backprop_xp.training import _EarlyStopping
+from backprop_xp.training import TrainingState, _plateau
 from conftest import assert_close
 
 
@@ -120,10 +120,10 @@ def test_the_epoch_loss_of_minibatches_is_their_weighted_mean():
 
 
 def test_early_stopping_waits_patience_epochs_without_progress():
-    rule = _EarlyStopping(tol=0.1, patience=2)
-    decisions = [rule.should_stop(v) for v in (1.0, 0.8, 0.75, 0.72, 0.5, 0.45, 0.44)]
+    state = TrainingState()
+    decisions = [_plateau(state, v, 0.1, 2) for v in (1.0, 0.8, 0.75, 0.72, 0.5, 0.45, 0.44)]
     assert decisions == [False, False, False, True, False, False, True]
-    assert not any(_EarlyStopping(None, 1).should_stop(v) for v in (1.0, 1.0, 1.0))
+    assert not any(_plateau(TrainingState(), v, None, 1) for v in (1.0, 1.0, 1.0))
 
 
 def test_early_stopping_ends_training_and_returns_the_losses_run():
