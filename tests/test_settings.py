@@ -26,8 +26,12 @@ from backprop_xp.gradcheck import gradient_check
 from backprop_xp.settings import Integer, check, describe
 from backprop_xp.sweep import run_sweep
 from backprop_xp.training import train
+from conftest import selected_backends
 
 X, Y = five_points()
+
+# On NumPy only (every rule is the same whatever the backend): the sessions that run NumPy.
+pytestmark = pytest.mark.skipif("numpy" not in selected_backends(), reason="runs in the sessions with NumPy")
 
 
 class Setting(NamedTuple):
