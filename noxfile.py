@@ -14,12 +14,15 @@ import datetime
 import os
 import re
 import shutil
-import socket
 import subprocess
+import sys
 
 import nox
 
-nox.options.sessions = ["numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu", "playground"]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "bench"))
+from machine import gpu_name, machine_name  # noqa: E402 (bench/, put on the path: stdlib only)
+
+nox.options.sessions = ["lint", "numpy", "torch", "jax", "array_api_strict", "parity", "dask", "gpu", "playground"]
 nox.options.reuse_existing_virtualenvs = True
 
 TEST_ENV = "BACKPROP_XP_TEST_BACKENDS"
@@ -51,6 +54,21 @@ def _cpu_session(name: str):
 
 for _name in CPU_BACKENDS:
     nox.session(name=_name)(_cpu_session(_name))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff on the code, tests and benchmarks; mypy on the package (pinned in backends/lint.txt)."""
+    session.install("-r", "backends/lint.txt")
+    session.run("ruff", "check", "backprop_xp", "tests", "bench", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """The everyday check, about a minute: NumPy only, no slow tests, stopping at the first failure."""
+    _install(session, "numpy")
+    session.run("pytest", "-m", "not slow", "-x", "-q", *session.posargs, env={TEST_ENV: "numpy"})
 
 
 @nox.session
@@ -158,14 +176,7 @@ def playground(session: nox.Session) -> None:
 
 def _results(kind: str) -> str:
     """``bench/results/<machine>/<UTC time>-<kind>``: the stem of a run's files."""
-    host = socket.gethostname().split(".")[0].lower()[:20] or "unknown"
-    if kind == "cpu":
-        machine = f"cpu-{os.cpu_count()}core-{host}"
-    else:
-        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                 capture_output=True, text=True, check=False).stdout.splitlines()
-        gpu = "".join(c if c.isalnum() else "-" for c in (listing or ["gpu"])[0].lower()).strip("-")
-        machine = f"gpu-{gpu}-{host}"
+    machine = machine_name(None if kind == "cpu" else (gpu_name() or "gpu"))
     folder = os.path.join("bench", "results", machine)
     os.makedirs(folder, exist_ok=True)
     return os.path.join(folder, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%MZ") + f"-{kind}")

@@ -7,13 +7,13 @@ can trust it. It is a frozen, hashable value: a backend that compiles a step
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Iterable
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .errors import InputTypeError, SettingError, UnknownNameError
 from .losses import COMPATIBLE_OUTPUTS, LOSSES
+from .settings import Integer, check
 
 DTYPES = ("float32", "float64")
 
@@ -79,9 +79,12 @@ def check_dtype(dtype: object) -> str:
     return dtype  # type: ignore[return-value]
 
 
+#: The rule of every layer size (see :mod:`settings`).
+SIZE = (Integer(low=1),)
+
+
 def _check_size(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise SettingError(f"{name} must be a positive integer; received {value!r}.")
+    check(name, value, *SIZE)
 
 
 def _check_name(what: str, name: object, allowed: tuple[str, ...]) -> None:

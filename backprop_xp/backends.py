@@ -29,12 +29,24 @@ import importlib
 import importlib.util
 import os
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, TypeVar
 
 import numpy as np
+from array_api_compat import (
+    array_namespace,
+    is_array_api_obj,
+    is_array_api_strict_namespace,
+    is_cupy_array,
+    is_dask_array,
+    is_jax_array,
+    is_numpy_array,
+    is_torch_array,
+)
 
-from .errors import BackendUnavailableError, InputTypeError, UnknownNameError
+from .errors import BackendUnavailableError, DTypeError, InputTypeError, UnknownNameError
+from .tree import map_leaves
 
 if TYPE_CHECKING:
     from ._types import Array, Device, Namespace
@@ -57,8 +69,25 @@ class Backend:
         return _LIBRARIES[self.library].from_numpy(self.xp, host, self.device, copy)
 
     def to_numpy(self, array: Array) -> np.ndarray:
-        """An array of this backend as a NumPy array on the host (a CPU backend's may share memory)."""
-        return _LIBRARIES[self.library].to_numpy(array)
+        """An array of this backend as a NumPy array on the host (a CPU backend's may share memory): :func:`to_host`."""
+        return to_host(array)
+
+    def synchronise(self, output: Any) -> None:
+        """Wait until the device has finished the work behind ``output`` (for timing)."""
+        _LIBRARIES[self.library].synchronise(self.device, output)
+
+    def device_name(self) -> str | None:
+        """The name of the accelerator this backend computes on, or None for the CPU."""
+        return _LIBRARIES[self.library].device_name(self.device)
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether this backend computes on an accelerator rather than the CPU."""
+        return self.device_name() is not None
+
+    def peak_memory(self) -> tuple[Callable[[], None], Callable[[], int]] | None:
+        """``reset()`` and ``read()`` of the device's peak allocated bytes, or None where unknown."""
+        return _LIBRARIES[self.library].peak_memory(self.device)
 
     def plain(self, array: Array) -> Array:
         """The array as plain data: torch's autograd history dropped, others unchanged."""
@@ -75,6 +104,16 @@ class Backend:
         returns NumPy arrays.
         """
         return _LIBRARIES[self.library].evaluate(values)
+
+    def full_precision(self) -> ContextManager[None]:
+        """A context in which this backend's float32 matmuls run at full float32 precision.
+
+        torch may use TF32 or bfloat16 and JAX reduced-precision passes for
+        float32 matmuls when the user has asked for that (or, JAX on a GPU, by
+        default). Inside this context, and only there, they run exactly; the
+        user's own setting is back as it was on leaving it.
+        """
+        return _LIBRARIES[self.library].full_precision(self.device)
 
     @property
     def compiler(self) -> str:
@@ -130,6 +169,22 @@ def _unchanged(array: Any) -> Any:
     return array
 
 
+def _as_set(device: Device) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def _no_wait(device: Device, output: Any) -> None:
+    return None
+
+
+def _on_the_cpu(device: Device) -> str | None:
+    return None
+
+
+def _unknown_peak(device: Device) -> None:
+    return None
+
+
 def _no_activation(device: Device) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
@@ -149,12 +204,21 @@ class _Library:
     devices: Callable[[], list[str]]  # for `backprop-xp backends`
     install: str  # the command that installs it
     gpu_hint: str = ""  # what to do when it sees no GPU
+    cpu: str | None = None  # the name that runs it on the CPU, if any (the test sessions' names)
+    gpu: str | None = None  # the name that runs it on a GPU, if any
+    owns: Callable[[Any], bool] = lambda value: False  # is this an array of the library (array-api-compat's is_*_array)
     to_numpy: Callable[[Array], np.ndarray] = np.asarray
     from_numpy: Callable[[Namespace, np.ndarray, Device, bool | None], Array] = _asarray
     plain: Callable[[Array], Array] = _unchanged
     evaluate: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _unchanged  # lazy backends compute here
     # device -> (the compiler's name, a function that compiles a training step; None: run it as written)
     compiler: Callable[[Device], tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]] = _no_compiler
+    # device -> a context manager in which float32 matmuls are exact (Backend.full_precision)
+    full_precision: Callable[[Device], ContextManager[None]] = _as_set
+    # For the benchmarks: wait for a device's work, name it, read its peak memory.
+    synchronise: Callable[[Device, Any], None] = _no_wait
+    device_name: Callable[[Device], str | None] = _on_the_cpu
+    peak_memory: Callable[[Device], tuple[Callable[[], None], Callable[[], int]] | None] = _unknown_peak
     activate: Callable[[Device], contextlib.AbstractContextManager[Any]] = _no_activation  # device -> context
     # (step, k) -> a compiled run of up to k epochs (Backend.compile_epochs); None: one dispatch per epoch
     epochs_compiler: Callable[[Callable[..., Any], int], Callable[..., Any]] | None = None
@@ -175,10 +239,21 @@ def _load_numpy(suffix: str) -> tuple[Namespace, Device, str]:
 # --- array_api_strict ------------------------------------------------------
 
 
+def _is_strict_array(value: Any) -> bool:
+    if not is_array_api_obj(value) or "array_api_strict" not in sys.modules:  # not imported: none of its arrays exist
+        return False
+    return is_array_api_strict_namespace(array_namespace(value))
+
+
 def _load_strict(suffix: str) -> tuple[Namespace, Device, str]:
     import array_api_strict as xp
 
     return xp, xp.__array_namespace_info__().default_device(), "array_api_strict"
+
+
+def _strict_to_numpy(array: Array) -> np.ndarray:
+    # Only the default device's arrays convert to NumPy.
+    return np.asarray(array.to_device(array_namespace(array).__array_namespace_info__().default_device()))
 
 
 def _strict_devices() -> list[str]:
@@ -201,9 +276,6 @@ def _load_torch(suffix: str) -> tuple[Namespace, Device, str]:
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if i >= n:
         raise _NoGPU(f"torch {torch.__version__} sees {n} CUDA device(s)")
-    # Full float32 matmuls (no TF32), as on every other backend: torch's own
-    # default, asked for explicitly. A global torch setting.
-    torch.set_float32_matmul_precision("highest")
     return xp, torch.device("cuda", i), f"torch:cuda:{i}"
 
 
@@ -212,6 +284,60 @@ def _torch_devices() -> list[str]:
 
     cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(cuda)]
+
+
+@contextlib.contextmanager
+def _torch_full_precision(device: Device) -> Iterator[None]:
+    # Full float32 matmuls (no TF32 on a GPU, no bfloat16 on the CPU): torch's
+    # own default, asked for around our calls only, since the setting is global
+    # to the process and the user's to choose.
+    import torch
+
+    try:
+        saved = torch.get_float32_matmul_precision()
+    except RuntimeError:
+        # The user set torch's newer per-backend API, which the legacy getter
+        # refuses to read: save and restore through that API instead.
+        matmul = torch.backends.cuda.matmul
+        kept = matmul.fp32_precision
+        matmul.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision = kept
+        return
+    if saved == "highest":  # the default: nothing to change (and nothing to restore)
+        yield
+        return
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved)
+
+
+def _torch_synchronise(device: Device, output: Any) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _torch_device_name(device: Device) -> str | None:
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.get_device_name(device)
+
+
+def _torch_peak_memory(device: Device) -> tuple[Callable[[], None], Callable[[], int]] | None:
+    # Only torch on CUDA reports it (torch.cuda.max_memory_allocated).
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return (lambda: torch.cuda.reset_peak_memory_stats(device), lambda: torch.cuda.max_memory_allocated(device))
 
 
 def _torch_to_numpy(array: Array) -> np.ndarray:
@@ -280,6 +406,13 @@ def _cupy_to_numpy(array: Array) -> np.ndarray:
     return array.get()
 
 
+def _cupy_device_name(device: Device) -> str:
+    import cupy
+
+    name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"]
+    return name.decode() if isinstance(name, bytes) else name
+
+
 # --- jax -------------------------------------------------------------------
 
 
@@ -299,10 +432,6 @@ def _load_jax(suffix: str) -> tuple[Namespace, Device, str]:
                 "if other processes use the GPU, set XLA_PYTHON_CLIENT_PREALLOCATE=false in every one"
             ) from None
         raise _NoGPU(f"jax {jax.__version__} sees no {platform} device") from None
-    if platform == "gpu":
-        # JAX's default float32 matmul on a GPU runs at reduced precision; ask
-        # for the exact arithmetic of the other backends. A global JAX setting.
-        jax.config.update("jax_default_matmul_precision", "highest")
     return xp, devices[0], "jax" if platform == "cpu" else "jax:gpu"
 
 
@@ -318,14 +447,44 @@ def _jax_devices() -> list[str]:
     return found
 
 
+def _jax_full_precision(device: Device) -> ContextManager[None]:
+    import jax
+
+    # JAX's default float32 matmul on a GPU runs at reduced precision; ask for
+    # the exact arithmetic of the other backends, in this context only (a
+    # thread-local JAX setting, restored on leaving it).
+    return jax.default_matmul_precision("highest")
+
+
 def _jax_from_numpy(xp: Namespace, host: np.ndarray, device: Device, copy: bool | None) -> Array:
     if host.dtype == np.float64:
         import jax
 
-        # JAX silently makes float32 of float64 data unless 64-bit mode is on:
-        # switch it on (a global JAX setting) the first time float64 is asked for.
-        jax.config.update("jax_enable_x64", True)
+        # JAX silently makes float32 of float64 data unless its 64-bit mode is
+        # on. Switching it on would change the user's own JAX arrays (jnp.arange
+        # would become int64) for the rest of the process: their choice, not ours.
+        if not jax.config.read("jax_enable_x64"):
+            raise DTypeError(JAX_X64_HINT)
     return xp.asarray(host, device=device, copy=copy)
+
+
+#: Why a float64 JAX array is refused, and how to have one.
+JAX_X64_HINT = (
+    "float64 on JAX needs JAX's 64-bit mode: expected jax_enable_x64 on; received it off (JAX would compute "
+    "in float32). Switch it on at the start of your program, before creating the network: "
+    "jax.config.update('jax_enable_x64', True), or JAX_ENABLE_X64=1 in the environment; or use dtype='float32'. "
+    "The backprop-xp command switches it on by itself."
+)
+
+
+def _jax_synchronise(device: Device, output: Any) -> None:
+    import jax
+
+    jax.block_until_ready(output)
+
+
+def _jax_device_name(device: Device) -> str | None:
+    return None if device.platform == "cpu" else device.device_kind
 
 
 def _jax_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
@@ -393,15 +552,8 @@ def _dask_devices() -> list[str]:
 def _dask_evaluate(values: tuple[Any, ...]) -> tuple[Any, ...]:
     import dask
 
-    def host(value: Any) -> Any:
-        # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple (an optimiser's state)
-            return type(value)(*(host(v) for v in value))
-        if isinstance(value, (list, tuple)):
-            return type(value)(host(v) for v in value)
-        return np.asarray(value) if isinstance(value, np.generic) else value
-
-    return host(dask.compute(*values))
+    # dask.compute gives a 0-d result as a NumPy scalar; keep it an array.
+    return map_leaves(lambda v: np.asarray(v) if isinstance(v, np.generic) else v, dask.compute(*values))
 
 
 #: torch's install hint: an unpinned torch on Linux x86-64 is a CUDA build of several GB.
@@ -413,42 +565,49 @@ _TORCH_INSTALL = (
 
 _LIBRARIES: dict[str, _Library] = {
     "numpy": _Library(
-        module="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
+        module="numpy", owns=is_numpy_array, cpu="numpy", names=("numpy",), suffixes="", load=_load_numpy, devices=lambda: ["cpu"],
         install="pip install numpy",
     ),
     "torch": _Library(
-        module="torch", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
+        module="torch", owns=is_torch_array, cpu="torch", gpu="torch:cuda", names=("torch", "torch:cuda", "torch:cuda:N"), suffixes=r"cpu|cuda(:\d+)?",
         load=_load_torch, devices=_torch_devices, install=_TORCH_INSTALL,
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
-        compiler=_torch_compiler, activate=_torch_activate,
+        compiler=_torch_compiler, activate=_torch_activate, full_precision=_torch_full_precision,
+        synchronise=_torch_synchronise, device_name=_torch_device_name, peak_memory=_torch_peak_memory,
     ),
     "cupy": _Library(
-        module="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
+        module="cupy", owns=is_cupy_array, gpu="cupy", names=("cupy", "cupy:N"), suffixes=r"\d+", load=_load_cupy, devices=_cupy_devices,
         install="pip install cupy-cuda12x (cupy-cuda13x for a CUDA 13 driver)",
         gpu_hint=f"install the cupy wheel of your driver's CUDA version and {_NO_GPU_HINT}",
         to_numpy=_cupy_to_numpy, activate=lambda device: device,  # a cupy.cuda.Device is its own context
+        synchronise=lambda device, output: device.synchronize(), device_name=_cupy_device_name,
     ),
     "jax": _Library(
-        module="jax", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
+        module="jax", owns=is_jax_array, cpu="jax", gpu="jax:gpu", names=("jax", "jax:gpu"), suffixes="cpu|gpu", load=_load_jax, devices=_jax_devices,
         install='pip install jax (or pip install ".[jax]" in a checkout of backprop-xp)',
         gpu_hint=f'install JAX with its CUDA plugin (pip install "jax[cuda12]" or "jax[cuda13]") and {_NO_GPU_HINT}',
         from_numpy=_jax_from_numpy,
-        compiler=_jax_compiler,
+        compiler=_jax_compiler, full_precision=_jax_full_precision,
+        synchronise=_jax_synchronise, device_name=_jax_device_name,
         epochs_compiler=_jax_epochs,
     ),
     "array_api_strict": _Library(
-        module="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
+        module="array_api_strict", owns=_is_strict_array, cpu="array_api_strict", names=("array_api_strict",), suffixes="", load=_load_strict,
         devices=_strict_devices, install='pip install array-api-strict (or pip install ".[strict]" in a checkout of backprop-xp)',
+        to_numpy=_strict_to_numpy,
     ),
     "dask": _Library(
-        module="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
+        module="dask", owns=is_dask_array, cpu="dask", names=("dask",), suffixes="", load=_load_dask, devices=_dask_devices,
         install='pip install "dask[array]" distributed (or pip install ".[dask]" in a checkout of backprop-xp)', from_numpy=_dask_from_numpy, evaluate=_dask_evaluate,
     ),
 }
 
 #: The backend names understood, as written in messages and docs (N: a device index).
 NAME_FORMS = tuple(name for lib in _LIBRARIES.values() for name in lib.names)
+#: One name per library on the CPU, and per library on a GPU: the backends the tests run on.
+CPU_NAMES = tuple(lib.cpu for lib in _LIBRARIES.values() if lib.cpu)
+GPU_NAMES = tuple(lib.gpu for lib in _LIBRARIES.values() if lib.gpu)
 
 
 def installed_libraries() -> list[str]:
@@ -566,15 +725,53 @@ def on_the_networks_device(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def host_array(array: Array) -> np.ndarray:
-    """An array of any library in the table as a NumPy array on the host."""
-    lib = _LIBRARIES.get(library_of(array))
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def at_full_precision(backend_of: Callable[..., Backend | None]) -> Callable[[_F], _F]:
+    """A decorator: run the function inside its backend's :meth:`Backend.full_precision`.
+
+    ``backend_of`` is called with the function's arguments and returns the
+    backend (``None``: run the function as it is, so its own checks report a
+    wrong argument).
+    """
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            backend = backend_of(*args, **kwargs)
+            if backend is None:
+                return function(*args, **kwargs)
+            with backend.full_precision():
+                return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def to_host(value: Any) -> np.ndarray:
+    """Any array of a library in the table (on any device), list or number, as a NumPy array on the host.
+
+    The one way to the host, for output (plots, files, messages, benchmarks):
+    a network's inputs go through :func:`inputs.to_backend`, which copies
+    nothing between devices by itself. A CPU array may share memory with it.
+    """
+    if is_numpy_array(value) or not is_array_api_obj(value):
+        return np.asarray(value)
+    library = library_of(value)
+    lib = _LIBRARIES.get(library)
     if lib is None:
-        raise InputTypeError(f"Cannot bring an array of {library_of(array)} to the host; expected one of: {', '.join(_LIBRARIES)}.")
-    return lib.to_numpy(array)
+        raise InputTypeError(
+            f"Cannot bring an array of {library} to the host; expected one of: {', '.join(_LIBRARIES)}."
+        )
+    return lib.to_numpy(value)
 
 
 def library_of(array: Any) -> str:
-    """A short name for the library an array comes from, for messages."""
-    root = type(array).__module__.split(".")[0]
-    return "jax" if root == "jaxlib" else root
+    """The table's name for the library an array comes from (array-api-compat's
+    predicates), else its top-level module, for messages."""
+    for name, lib in _LIBRARIES.items():
+        if lib.owns(array):
+            return name
+    return type(array).__module__.split(".")[0]

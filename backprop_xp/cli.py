@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import math
 import os
 import re
 import statistics
@@ -37,6 +36,8 @@ from .errors import InputError, SettingError, TrainingDiverged, UsageError
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
+from .settings import Integer, Real
+from .settings import check as check_setting
 
 if TYPE_CHECKING:
     from .experiment import RunConfig
@@ -369,12 +370,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from .experiment import check, prepare_directory
     from .sweep import CSV_NAME, SweepProgress, by_configuration, grid, run_sweep, write_sweep
 
-    if args.seeds < 1:
-        raise SettingError(f"--seeds must be at least 1; received {args.seeds}.")
-    if args.jobs is not None and args.jobs < 1:
-        raise SettingError(f"--jobs must be at least 1; received {args.jobs}.")
-    if not 0 < args.threshold < math.inf:
-        raise SettingError(f"--threshold must be a positive, finite loss; received {args.threshold}.")
+    check_setting("--seeds", args.seeds, Integer(low=1))
+    check_setting("--jobs", args.jobs, Integer(low=1), None, none="for one per core")
+    check_setting("--threshold", args.threshold, Real(low=0, low_open=True))
     base = _config(args, hidden=args.hidden[0], lr=args.lr[0], init=args.init[0])  # the grid varies these
     configs = grid(base, args.hidden, args.lr, args.init, range(args.seeds))
     for c in {dataclasses.replace(c, seed=0) for c in configs}:  # every configuration, before any run
@@ -428,6 +426,11 @@ COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _swe
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; return its exit status (0, 1 for a failure, 2 for a user's mistake)."""
+    if argv is None:
+        # Run as the program, which owns its process: JAX's 64-bit mode (read
+        # when jax is imported, below) lets --dtype float64 run on JAX. A
+        # caller's own choice of JAX_ENABLE_X64 stands.
+        os.environ.setdefault("JAX_ENABLE_X64", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)

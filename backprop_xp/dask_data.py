@@ -26,10 +26,10 @@ from .errors import (
     InputTypeError,
     MissingPathError,
     SchedulerError,
-    SettingError,
     ShapeError,
     UnknownNameError,
 )
+from .settings import Integer, check
 
 if TYPE_CHECKING:
     from ._types import Array
@@ -298,8 +298,7 @@ def synthetic(
     """
     for name, value, low in (("n_samples", n_samples, 1), ("n_features", n_features, 1), ("chunk_size", chunk_size, 1),
                              ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise SettingError(f"{name} must be an integer of at least {low}; received {value!r}.")
+        check(name, value, Integer(low=low))
     if dtype not in ("float32", "float64"):
         raise UnknownNameError(f"dtype must be 'float32' or 'float64'; received {dtype!r}.")
     da = _dask_array()

@@ -9,7 +9,6 @@ held-out part. Inputs are float32, labels int64 class indices.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from .errors import MissingDependencyError, SettingError, UnknownNameError
 from .inputs import check_seed
+from .settings import Integer, Real, check
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ DATASETS = ("five-points", *GENERATED, "digits")
 
 #: The fraction of the digits held out for testing.
 DIGITS_TEST_FRACTION = 0.25
+#: The rules of the generated datasets' settings (see :mod:`settings`).
+N_SAMPLES = (Integer(low=2),)
+NOISE = (Real(low=0),)
 
 
 def _digits(seed: int) -> Dataset:
@@ -153,10 +156,8 @@ def load_dataset(
         return _digits(seed)
     generate, default_n, default_noise = GENERATED[name]
     n = default_n if n_samples is None else n_samples
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise SettingError(f"n_samples must be an integer of at least 2; received {n_samples!r}.")
+    check("n_samples", n, *N_SAMPLES)
     noise = default_noise if noise is None else noise
-    if not (isinstance(noise, numbers.Real) and math.isfinite(noise) and noise >= 0):
-        raise SettingError(f"noise must be a finite number >= 0; received {noise!r}.")
+    check("noise", noise, *NOISE)
     x, y = generate(np.random.default_rng(seed), int(n), float(noise))
     return Dataset(name, x.astype(np.float32), y, n_classes=2)

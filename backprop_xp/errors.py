@@ -46,8 +46,13 @@ class NonFiniteError(InputError, ValueError):
     """NaN or infinite values where finite numbers are needed."""
 
 
-class SettingError(InputError, ValueError):
-    """A setting out of its range or of the wrong kind: a learning rate, a layer size, epochs..."""
+class SettingError(InputError, ValueError, TypeError):
+    """A setting out of its range or of the wrong kind: a learning rate, a layer size, epochs...
+
+    Both a ``ValueError`` and a ``TypeError`` (as scikit-learn's
+    ``InvalidParameterError``): one rule (:mod:`settings`) checks a setting's
+    kind and range together, and either ``except`` keeps working.
+    """
 
 
 class UnknownNameError(InputError, ValueError):

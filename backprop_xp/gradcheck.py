@@ -30,6 +30,9 @@ from .settings import Integer, Real, check
 TOLERANCE = {"float64": 1e-6, "float32": 1e-2}
 #: The default finite-difference step, by dtype.
 STEP = {"float64": 1e-6, "float32": 1e-2}
+#: The rules of gradient_check()'s settings (see :mod:`settings`).
+EPS = (Real(low=0, low_open=True), None)
+MAX_ENTRIES = (Integer(low=1), None)
 #: Activations with a kink (a point where the derivative jumps), and where it is: relu at 0.
 KINKED = ("relu",)
 
@@ -79,9 +82,9 @@ def gradient_check(
     -------
     list of ArrayCheck, W then b, layer by layer
     """
-    eps = check("eps", eps, Real(low=0, low_open=True), None)
+    eps = check("eps", eps, *EPS, none="for the dtype's default step")
     eps = STEP[net.dtype] if eps is None else eps
-    max_entries = check("max_entries", max_entries, Integer(low=1), None)
+    max_entries = check("max_entries", max_entries, *MAX_ENTRIES, none="for all")
     X, Y = net.as_arrays(x, y)
     backend = net.backend
     original = net.params

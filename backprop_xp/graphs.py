@@ -12,27 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .tree import flatten
+
 if TYPE_CHECKING:
     from ._types import Device
-
-
-def _flatten(tree: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
-    """The arrays of a tree of lists, tuples, NamedTuples and Nones, and a function that rebuilds it from new ones."""
-    leaves: list[Any] = []
-
-    def walk(node: Any) -> Callable[[Any], Any]:
-        if node is None:
-            return lambda it: None
-        if isinstance(node, (list, tuple)):
-            builds = [walk(v) for v in node]
-            if hasattr(node, "_fields"):  # a NamedTuple (an optimiser's state)
-                return lambda it: type(node)(*(b(it) for b in builds))
-            return lambda it: type(node)(b(it) for b in builds)
-        leaves.append(node)
-        return lambda it: next(it)
-
-    build = walk(tree)
-    return leaves, lambda new: build(iter(new))
 
 
 class GraphStep:
@@ -81,7 +64,7 @@ class GraphStep:
         holds them: then they are cloned first (at most once per ``keep``).
         Arrays that are not the step's buffers are handed back as they are.
         """
-        leaves, rebuild = _flatten(params)
+        leaves, rebuild = flatten(params)
         k = self._set_of(leaves)
         if k is None:
             return lambda: params
@@ -102,7 +85,7 @@ class GraphStep:
                 holder["leaves"] = [leaf.clone() for leaf in holder["leaves"]]
 
     def __call__(self, params: Any, state: Any, X: Any, Y: Any) -> tuple[Any, Any, Any]:
-        leaves, rebuild = _flatten((params, state))
+        leaves, rebuild = flatten((params, state))
         if not self.sets:
             self.rebuild = rebuild
             self.sets = [[leaf.clone() for leaf in leaves] for _ in range(3)]
@@ -140,7 +123,7 @@ class GraphStep:
         def graph(k: int) -> Callable[[], Any]:
             def run() -> Any:
                 loss, params, state = self.step(*rebuild(sets[k]), static_X, static_Y)
-                for held, new in zip(sets[(k + 1) % 3], _flatten((params, state))[0]):
+                for held, new in zip(sets[(k + 1) % 3], flatten((params, state))[0]):
                     held.copy_(new)
                 losses[k].copy_(loss)
                 return losses[k]
@@ -199,7 +182,7 @@ def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> lis
     import torch
 
     warm()
-    captured = []
+    captured: list[tuple[Callable[[], None], Any]] = []
     for fn in fns:
         loss = torch.full((), float("nan"), dtype=torch.float64)
 
@@ -210,7 +193,7 @@ def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> lis
     return captured
 
 
-def keeper(step: Callable[..., Any]) -> Callable[[Any], Callable[[], Any]]:
+def keeper(step: Callable[..., Any] | None) -> Callable[[Any], Callable[[], Any]]:
     """``keep(params) -> get()`` for a compiled step: :meth:`GraphStep.keep`, else ``params`` as they are."""
     keep = getattr(step, "keep", None)
     return keep if keep is not None else lambda params: (lambda: params)

@@ -10,12 +10,13 @@ initialiser its standard deviation (``"normal"`` alone uses 0.05).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .errors import InputTypeError, SettingError, UnknownNameError
+from .inputs import SEED as _SEED
+from .settings import check
 
 Initializer = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -58,6 +59,8 @@ def zeros(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
 
 
 DEFAULT_NORMAL_STD = 0.05
+#: The rule of the weights' seed (see :mod:`settings`): that of every seed, or None.
+SEED = (*_SEED, None)
 
 INITIALIZERS: dict[str, Initializer] = {
     "glorot_normal": glorot_normal,
@@ -119,8 +122,7 @@ def initial_params(
         NumPy arrays, ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``.
     """
     draw = get_initializer(init)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise SettingError(f"seed must be None or a non-negative integer; received {seed!r}.")
+    check("seed", seed, *SEED, none="for fresh entropy")
     rng = np.random.default_rng(seed)
     return [
         (draw(rng, n_in, n_out).astype(dtype), np.zeros(n_out, dtype=dtype))

@@ -9,22 +9,23 @@ back. Every check runs before any state changes.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj, is_numpy_array
 
-from .backends import host_array, library_of
+from .backends import library_of
+from .backends import (
+    to_host as to_host,  # re-exported: plotting, checkpoints and experiment import it from here
+)
 from .errors import (
     BackendMismatchError,
     DeviceMismatchError,
     DTypeError,
     InputTypeError,
-    SettingError,
     ShapeError,
 )
+from .settings import Integer, Real, check
 
 if TYPE_CHECKING:
     from ._types import Array
@@ -91,38 +92,24 @@ def to_backend(
     return xp.asarray(value, copy=True) if copy else value
 
 
-def to_host(value: Any) -> np.ndarray:
-    """Any array (of any backend, on any device), list or number as a NumPy array on the host.
 
-    For output (plots, files, messages) only: the network's inputs go through
-    :func:`to_backend`, which copies nothing between devices by itself.
-    """
-    if is_array_api_obj(value) and not is_numpy_array(value):
-        return host_array(value)
-    return np.asarray(value)
+
+#: The rules of the settings checked here (see :mod:`settings`).
+LEARNING_RATE = (Real(low=0, low_open=True),)
+EPOCHS = (Integer(low=1),)
+SEED = (Integer(low=0),)  # NumPy's generators take no negative seed
 
 
 def check_learning_rate(learning_rate: Any) -> float:
     """Return the learning rate as a float if it is a positive, finite number."""
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, numbers.Real)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise SettingError(f"The learning rate must be a positive, finite number; received {learning_rate!r}.")
-    return float(learning_rate)
+    return check("learning_rate", learning_rate, *LEARNING_RATE)
 
 
 def check_epochs(epochs: Any) -> int:
     """Return ``epochs`` if it is an integer of at least 1."""
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise SettingError(f"epochs must be an integer of at least 1; received {epochs!r}.")
-    return int(epochs)
+    return check("epochs", epochs, *EPOCHS)
 
 
 def check_seed(seed: Any) -> int:
-    """Return ``seed`` if it is an integer."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise InputTypeError(f"seed must be an integer; received {seed!r}.")
-    return int(seed)
+    """Return ``seed`` if it is an integer of at least 0 (a seed of NumPy's generators)."""
+    return check("seed", seed, *SEED)

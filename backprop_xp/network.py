@@ -14,7 +14,7 @@ import numpy as np
 
 from . import equations
 from .architecture import Architecture, check_dtype
-from .backends import get_backend
+from .backends import at_full_precision, get_backend
 from .errors import LabelError, NonFiniteError, ShapeError, StateError
 from .initializers import initial_params
 from .inputs import check_learning_rate, to_backend
@@ -136,6 +136,7 @@ class NeuralNetwork:
 
     # --- the lab's methods -------------------------------------------------
 
+    @at_full_precision(lambda self, *args, **kwargs: self.backend)
     def forward(self, x: Any) -> Array:
         """The network's output for a batch.
 
@@ -152,6 +153,7 @@ class NeuralNetwork:
         A_L = equations.forward(self._params, X, self.architecture, xp=self.backend.xp)[-1]
         return self._squeeze(A_L)
 
+    @at_full_precision(lambda self, *args, **kwargs: self.backend)
     def get_loss(self, x: Any, y: Any) -> Array:
         """The loss on a batch, as a 0-d array of the network's backend."""
         X, Y = self.as_arrays(x, y)
@@ -159,6 +161,7 @@ class NeuralNetwork:
         activations, Z_L = equations.forward_with_logits(self._params, X, self.architecture, xp=xp)
         return equations.output_loss(Z_L, activations[-1], Y, self.architecture, xp)
 
+    @at_full_precision(lambda self, *args, **kwargs: self.backend)
     def backward(self, x: Any, y: Any) -> Params:
         """Run the forward pass, then backpropagate; store and return the gradients.
 

@@ -193,7 +193,8 @@ def plot_decision_boundary(
             ax.contour(u, v, surface, levels=[level], colors="k", linewidths=1.5)
         if colorbar:
             bar = ax.figure.colorbar(filled, ax=ax, label="network output")
-            bar.ax.axhline(level, color="k", linewidth=2)
+            if level is not None:  # several outputs: no level to mark
+                bar.ax.axhline(level, color="k", linewidth=2)
         note = constant_output_note(surface, limits, level)
         colours = [cmap((min(max(float(k), limits[0]), limits[1]) - limits[0]) / (limits[1] - limits[0])) for k in (0, 1)]
     else:

@@ -30,16 +30,29 @@ class Integer:
     high: int | None = None
 
     def accepts(self, value: Any) -> bool:
-        return (
-            isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            and (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-        )
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            return False
+        number = int(value)
+        return (self.low is None or number >= self.low) and (self.high is None or number <= self.high)
 
     def normalise(self, value: Any) -> int:
         return int(value)
 
     def describe(self) -> str:
+        if self.high is None and self.low is not None:
+            return f"an integer of at least {self.low}"
+        if self.low is None and self.high is not None:
+            return f"an integer of at most {self.high}"
         return "an integer" + _range(self.low, self.high, False, False)
+
+    def bad_values(self) -> list[Any]:
+        """Values this rule refuses, for the table test of every setting."""
+        bad: list[Any] = [True, 1.5, "1", float("nan")]
+        if self.low is not None:
+            bad.append(self.low - 1)
+        if self.high is not None:
+            bad.append(self.high + 1)
+        return bad
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,17 @@ class Real:
         return float(value)
 
     def describe(self) -> str:
+        if self.low == 0 and self.high is None:
+            return "a positive, finite number" if self.low_open else "a finite number >= 0"
         return "a finite number" + _range(self.low, self.high, self.low_open, self.high_open)
+
+    def bad_values(self) -> list[Any]:
+        bad: list[Any] = [True, "1", float("nan"), float("inf"), -float("inf")]
+        if self.low is not None:
+            bad.append(self.low if self.low_open else self.low - 1)
+        if self.high is not None:
+            bad.append(self.high if self.high_open else self.high + 1)
+        return bad
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,9 @@ class Options:
     def describe(self) -> str:
         return "one of " + ", ".join(repr(n) for n in self.names)
 
+    def bad_values(self) -> list[Any]:
+        return [1, "", "not-" + self.names[0], self.names[0].upper() + "?"]
+
 
 @dataclass(frozen=True)
 class Boolean:
@@ -93,6 +119,9 @@ class Boolean:
 
     def describe(self) -> str:
         return "True or False"
+
+    def bad_values(self) -> list[Any]:
+        return [1, 0, "yes", None]
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,9 @@ class Callable_:
     def describe(self) -> str:
         return "a callable"
 
+    def bad_values(self) -> list[Any]:
+        return [42, "print"]
+
 
 def _range(low: Any, high: Any, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
@@ -119,10 +151,11 @@ def _range(low: Any, high: Any, low_open: bool, high_open: bool) -> str:
     return ""
 
 
-def check(name: str, value: Any, *rules: Any) -> Any:
+def check(name: str, value: Any, *rules: Any, none: str = "") -> Any:
     """Return ``value`` normalised by the first rule that accepts it; raise SettingError if none does.
 
-    ``None`` among ``rules`` accepts ``None``.
+    ``None`` among ``rules`` accepts ``None``; ``none`` says what it means
+    there, for the message (``"for full batches"``).
     """
     for rule in rules:
         if rule is None:
@@ -130,6 +163,12 @@ def check(name: str, value: Any, *rules: Any) -> Any:
                 return None
         elif rule.accepts(value):
             return rule.normalise(value)
-    expected = [("None" if rule is None else rule.describe()) for rule in rules]
-    wanted = expected[0] if len(expected) == 1 else ", ".join(expected[:-1]) + " or " + expected[-1]
-    raise SettingError(f"{name} must be {wanted}; received {value!r}.")
+    raise SettingError(f"{name} must be {describe(*rules, none=none)}; received {value!r}.")
+
+
+def describe(*rules: Any, none: str = "") -> str:
+    """What ``rules`` accept, in words: the "expected" of :func:`check`'s message."""
+    expected = [(f"None {none}".rstrip() if rule is None else rule.describe()) for rule in rules]
+    if len(expected) == 1:
+        return expected[0]
+    return ", ".join(expected[:-1]) + ("," if none else "") + " or " + expected[-1]

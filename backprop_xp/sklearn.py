@@ -33,7 +33,8 @@ from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .backends import get_backend, host_array, library_of
+from .backends import get_backend, library_of, to_host
+from .tree import map_leaves
 from .errors import InputError, SettingError
 from .network import NeuralNetwork
 from .optimizers import SGD, Adam, Momentum
@@ -67,19 +68,12 @@ def backend_of_array(X: Any) -> str | None:
 
 def _host(a: Any) -> np.ndarray:
     """Any array (of a library in the backend table, on any of its devices) as a NumPy array."""
-    if library_of(a) == "array_api_strict":  # only its default device converts to NumPy
-        a = a.to_device(array_namespace(a).__array_namespace_info__().default_device())
-    return np.asarray(host_array(a))
+    return np.asarray(to_host(a))
 
 
 def _tree_map(fn: Any, tree: Any) -> Any:
     """``fn`` applied to every leaf of a tree of lists, tuples, NamedTuples (None and numbers kept)."""
-    if isinstance(tree, (list, tuple)):
-        values = [_tree_map(fn, v) for v in tree]
-        return type(tree)(*values) if hasattr(tree, "_fields") else type(tree)(values)
-    if tree is None or isinstance(tree, (int, float, np.random.Generator)):
-        return tree
-    return fn(tree)
+    return map_leaves(lambda leaf: leaf if isinstance(leaf, (int, float, np.random.Generator)) else fn(leaf), tree)
 
 
 class _BaseMLP(BaseEstimator):
@@ -290,7 +284,9 @@ class _BaseMLP(BaseEstimator):
             stratify=stratify,
         )
         xp = backend.xp
-        take = (lambda rows: xp.take(X, backend.from_numpy(rows), axis=0))
+        def take(rows: Any) -> Any:
+            return xp.take(X, backend.from_numpy(rows), axis=0)
+
         return take(fit_rows), Y[fit_rows], (take(val_rows), Y[val_rows])
 
     def _printer(self, p: dict[str, Any], scale: float) -> Any:
@@ -409,7 +405,9 @@ class _BaseMLP(BaseEstimator):
         )
         net.params = params
         self._net = net
-        move = (lambda a: backend.from_numpy(a) if isinstance(a, np.ndarray) else a)
+        def move(a: Any) -> Any:
+            return backend.from_numpy(a) if isinstance(a, np.ndarray) else a
+
         self._state.params = net.params
         self._state.optimizer_state = _tree_map(move, self._state.optimizer_state)
         self._state.best_params = _tree_map(move, self._state.best_params)

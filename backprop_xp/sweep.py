@@ -25,13 +25,13 @@ from typing import TextIO
 
 import numpy as np
 
-from . import populations  # [speed]
+from . import populations
 from .backends import default_backend_name
 from .datasets import Dataset
-from .errors import SettingError
 from .experiment import RunConfig, accuracy, build_network, load_data, prepare_directory, run, targets
 from .network import NeuralNetwork
 from .plotting import plot_decision_boundary, plot_losses, save_figure
+from .settings import Integer, check
 from .training import TrainingDiverged
 
 CSV_NAME, BOUNDARIES_FIGURE, LOSSES_FIGURE = "sweep.csv", "sweep_boundaries.png", "sweep_losses.png"
@@ -110,9 +110,9 @@ def run_sweep(
     """
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise SettingError(f"jobs must be an integer of at least 1, or None for one per core; received {jobs!r}.")
-    # [speed] Runs that share an architecture train as one population (populations.py); the pool runs the rest.
+    else:
+        jobs = check("jobs", jobs, Integer(low=1), None, none="for one per core")
+    # Runs that share an architecture train as one population (populations.py); the pool runs the rest.
     runs: dict[int, SweepRun] = {}
     for members in populations.groups(configs):
         for i, r in zip(members, populations.train_population([configs[i] for i in members])):
@@ -131,9 +131,9 @@ def _run_in_pool(
     runs: list[SweepRun | None] = [None] * len(configs)
     if jobs <= 1:
         for i, c in enumerate(configs):
-            runs[i] = _run_one(c)
+            done = runs[i] = _run_one(c)
             if progress is not None:
-                progress(runs[i])
+                progress(done)
         return runs  # type: ignore[return-value]
     for i, r in _in_workers(configs, jobs):
         runs[i] = r
@@ -245,10 +245,10 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
         ax.set_title(f"{name}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})", fontsize=9)
     for ax in axes[len(groups):]:
         ax.set_axis_off()
-    first = runs[0].config
+    base = runs[0].config
     figure.suptitle(
-        f"{load_data(first).name}, {first.hidden_activation}/{first.output_activation}, "
-        f"backend {first.backend or default_backend_name()}: network output on the fixed scale 0 (blue) to 1 (red), "
+        f"{load_data(base).name}, {base.hidden_activation}/{base.output_activation}, "
+        f"backend {base.backend or default_backend_name()}: network output on the fixed scale 0 (blue) to 1 (red), "
         "the 0.5 level in black", fontsize=10,
     )
     save_figure(figure, path)

@@ -28,13 +28,14 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from . import chunks, compiled, equations, graphs  # [speed] chunks, compiled
-from .backends import on_the_networks_device
+from . import chunks, compiled, equations, graphs
+from .backends import at_full_precision, on_the_networks_device
 from .errors import InputTypeError, SettingError, TrainingDiverged
 from .inputs import check_epochs, check_learning_rate, check_seed
 from .network import NeuralNetwork
 from .optimizers import Optimizer, get_optimizer
-from .settings import Boolean, Options, Real, check
+from .settings import Boolean, Callable_, Integer, Options, Real, check
+from .tree import map_leaves
 
 if TYPE_CHECKING:
     from ._types import Array, Namespace, Params
@@ -68,22 +69,20 @@ def _all_finite(params: Params, xp: Namespace) -> bool:
     return all(bool(xp.all(xp.isfinite(W))) and bool(xp.all(xp.isfinite(b))) for W, b in params)
 
 
+#: The rules of train()'s settings (see :mod:`settings`); lr, epochs and seed are in :mod:`inputs`.
+BATCH_SIZE = (Integer(low=1), None)
+TOL = (Real(low=0), None)
+PATIENCE = (Integer(low=1),)
+COMPILE = (Boolean(),)
+CALLBACK = (Callable_(), None)
+
+
 def _check_batch_size(batch_size: Any) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise SettingError(f"batch_size must be an integer of at least 1, or None for full batches; received {batch_size!r}.")
-    return int(batch_size)
+    return check("batch_size", batch_size, *BATCH_SIZE, none="for full batches")
 
 
 def _check_early_stopping(tol: Any, patience: Any) -> tuple[float | None, int]:
-    if tol is not None and (
-        isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0
-    ):
-        raise SettingError(f"tol must be a finite number >= 0, or None for no early stopping; received {tol!r}.")
-    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-        raise SettingError(f"patience must be an integer of at least 1; received {patience!r}.")
-    return (None if tol is None else float(tol)), int(patience)
+    return check("tol", tol, *TOL, none="for no early stopping"), check("patience", patience, *PATIENCE)
 
 
 def check_settings(
@@ -100,9 +99,7 @@ def check_settings(
 
 def check_compile(compile: Any) -> bool:
     """``compile`` must be True or False."""
-    if not isinstance(compile, (bool, np.bool_)):
-        raise SettingError(f"compile must be True or False; received {compile!r}.")
-    return bool(compile)
+    return check("compile", compile, *COMPILE)
 
 
 def training_step(
@@ -133,12 +130,13 @@ def _counters_as_arrays(state: Any, like: Array, xp: Namespace) -> Any:
     A compiled step would otherwise bake a count into the graph (a CUDA graph)
     or trace it anew (``jax.jit``).
     """
-    if isinstance(state, (list, tuple)):
-        values = [_counters_as_arrays(v, like, xp) for v in state]
-        return type(state)(*values) if hasattr(state, "_fields") else type(state)(values)
-    if isinstance(state, numbers.Real) and not isinstance(state, bool):
-        return xp.asarray(float(state), dtype=like.dtype, device=device_of(like))
-    return state
+
+    def as_array(leaf: Any) -> Any:
+        if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool):
+            return xp.asarray(float(leaf), dtype=like.dtype, device=device_of(like))
+        return leaf
+
+    return map_leaves(as_array, state)
 
 
 #: The learning-rate schedules by name, as scikit-learn names them (or a callable of the epoch).
@@ -266,8 +264,13 @@ def _loss_score(net: NeuralNetwork, X: Array, Y: Array) -> float:
     return -float(net.backend.evaluate(equations.output_loss(Z_L, activations[-1], Y, net.architecture, xp))[0])
 
 
+def _backend_of_net(x: Any = None, y: Any = None, net: Any = None, *args: Any, **kwargs: Any) -> Any:
+    return net.backend if isinstance(net, NeuralNetwork) else None
+
+
 # cupy:N makes what it computes on the current device: the loop runs with N current.
 @on_the_networks_device
+@at_full_precision(_backend_of_net)
 def train(
     x: Any,
     y: Any,
@@ -378,8 +381,7 @@ def train(
     """
     if not isinstance(net, NeuralNetwork):
         raise InputTypeError(f"net must be a NeuralNetwork; received {type(net).__name__}.")
-    if callback is not None and not callable(callback):
-        raise InputTypeError(f"callback must be callable as callback(epoch, loss); received {callback!r}.")
+    check("callback", callback, *CALLBACK, none="(no callback)")
     if state is not None and not isinstance(state, TrainingState):
         raise InputTypeError(f"state must be a TrainingState; received {type(state).__name__}.")
     epochs, lr, opt, batch_size, tol, patience = check_settings(epochs, lr, optimizer, batch_size, seed, tol, patience)

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backprop_xp import NeuralNetwork, dask_data, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads import cpu_name, machine_name  # noqa: E402 (the folder of this script, put on the path)
+from machine import machine_name  # noqa: E402 (the folder of this script, put on the path)
+from workloads import cpu_name  # noqa: E402
 
 HIDDEN = [16, 8]
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import pytest
 import workloads as wl
 
-from backprop_xp import BackendUnavailableError, get_backend
+from backprop_xp import BackendUnavailableError, backends, get_backend
 
 CPU_BACKENDS = ("numpy", "torch", "jax")
-GPU_BACKENDS = ("torch:cuda", "cupy", "jax:gpu")
+GPU_BACKENDS = backends.GPU_NAMES  # the backend table's
 PASSES = int(os.environ.get("BACKPROP_XP_BENCH_PASSES", "3"))
 #: Timed rounds per pass (after one warm-up round).
 ROUNDS = {"tiny": 2, "medium": 5, "large": 3, "bigger": 3}

@@ -15,7 +15,6 @@ import functools
 import importlib.util
 import os
 import platform
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,42 +129,12 @@ def cpu_name() -> str:
 
 def device_name(backend: Backend) -> str:
     """The name of the device a backend computes on, for ``extra_info``."""
-    if backend.library == "torch" and backend.device.type == "cuda":
-        import torch
-
-        return torch.cuda.get_device_name(backend.device)
-    if backend.library == "cupy":
-        import cupy
-
-        name = cupy.cuda.runtime.getDeviceProperties(backend.device.id)["name"]
-        return name.decode() if isinstance(name, bytes) else name
-    if backend.library == "jax" and backend.device.platform != "cpu":
-        return backend.device.device_kind
-    return f"{cpu_name()} ({os.cpu_count()} cores)"
-
-
-def machine_name(gpu: str | None = None) -> str:
-    """The folder of ``bench/results`` for this machine: ``cpu-2core-HOST`` or ``gpu-NAME-HOST``."""
-    host = socket.gethostname().split(".")[0].lower()[:20] or "unknown"
-    if gpu:
-        slug = "".join(c if c.isalnum() else "-" for c in gpu.lower()).strip("-")
-        return f"gpu-{slug}-{host}"
-    return f"cpu-{os.cpu_count()}core-{host}"
+    return backend.device_name() or f"{cpu_name()} ({os.cpu_count()} cores)"
 
 
 def synchronizer(backend: Backend) -> Callable[[Any], None]:
     """A function that waits until the device has finished the work behind an output."""
-    if backend.library == "torch" and backend.device.type == "cuda":
-        import torch
-
-        return lambda out: torch.cuda.synchronize(backend.device)
-    if backend.library == "cupy":
-        return lambda out: backend.device.synchronize()
-    if backend.library == "jax":
-        import jax
-
-        return jax.block_until_ready
-    return lambda out: None
+    return backend.synchronise
 
 
 # --- the problems ------------------------------------------------------------
@@ -201,12 +170,14 @@ class Runner:
     """``setup()`` returns the arguments of ``run``; only ``run`` is timed."""
 
     setup: Callable[[], tuple]
-    run: Callable[..., None]
+    run: Callable[..., Any]  # returns what it computed, for the tests to check
 
 
-def _timed(fn: Callable[..., Any], sync: Callable[[Any], None]) -> Callable[..., None]:
-    def run(*args: Any) -> None:
-        sync(fn(*args))
+def _timed(fn: Callable[..., Any], sync: Callable[[Any], None]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        out = fn(*args)
+        sync(out)
+        return out
 
     return run
 
@@ -522,12 +493,7 @@ def _sibling(name: str) -> Any:
 def peak_memory(backend: Backend) -> tuple[Callable[[], None], Callable[[], int]] | None:
     """``reset()`` and ``read()`` of the device's peak allocated bytes, or None where unknown.
 
-    Only torch on CUDA reports it (``torch.cuda.max_memory_allocated``); written
-    for a GPU run and unverified on this project's CPU-only machines.
+    Only torch on CUDA reports it; written for a GPU run and unverified on this
+    project's CPU-only machines.
     """
-    if backend.library == "torch" and backend.device.type == "cuda":
-        import torch
-
-        return (lambda: torch.cuda.reset_peak_memory_stats(backend.device),
-                lambda: torch.cuda.max_memory_allocated(backend.device))
-    return None
+    return backend.peak_memory()

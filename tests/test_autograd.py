@@ -50,7 +50,11 @@ def torch_reference(depth, hidden, output, loss, dtype):
 @functools.lru_cache(maxsize=None)
 def jax_reference(depth, hidden, output, loss, dtype):
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(dtype == "float64"):  # for this reference only: the session's setting stays
+        return _jax_grads(jax, depth, hidden, output, loss, dtype)
+
+
+def _jax_grads(jax, depth, hidden, output, loss, dtype):
     jnp = jax.numpy
     arch, params, X, Y = make_problem(depth, hidden, output, loss)
     act = {
@@ -87,4 +91,7 @@ def test_gradients_match_autograd(backend, reference, dtype, depth, hidden, outp
     arch, params, X, Y = make_problem(depth, hidden, output, loss)
     params_b, X_b, Y_b = on_backend(backend, params, X, Y, dtype=dtype)
     _, grads = equations.loss_and_gradients(params_b, X_b, Y_b, arch)
-    assert_grads_close(backend, grads, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-3, dtype=dtype)
+    # atol: rounding in a sum is relative to its terms, not to its result: an
+    # entry that cancels to 1e-4 keeps the absolute error of terms of about 0.1
+    # (measured in float32: 1.8e-8 on an entry of 4.6e-4).
+    assert_grads_close(backend, grads, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-2, dtype=dtype)

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import selected_backends
 
 from backprop_xp import BackendUnavailableError, NeuralNetwork, backends, get_backend
 
@@ -121,33 +122,79 @@ def test_float32_matmuls_run_at_full_precision(backend):
     rng = np.random.default_rng(0)
     A = rng.normal(size=(256, 512)).astype(np.float32)
     B = rng.normal(size=(512, 256)).astype(np.float32)
-    got = backend.to_numpy(backend.from_numpy(A) @ backend.from_numpy(B))
+    with backend.full_precision():
+        got = backend.to_numpy(backend.from_numpy(A) @ backend.from_numpy(B))
     expected = A.astype(np.float64) @ B.astype(np.float64)
     assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5
-    if backend.library == "torch" and "cuda" in backend.name:
-        import torch
-
-        assert torch.get_float32_matmul_precision() == "highest"
 
 
-def test_jax_settings_change_only_when_a_float64_network_needs_them():
+def test_a_network_leaves_torchs_matmul_precision_as_the_user_set_it():
+    if not any(name.startswith("torch") for name in selected_backends()):
+        pytest.skip("runs in the torch sessions")
+    torch = pytest.importorskip("torch")
+    from backprop_xp import train
+
+    saved = torch.get_float32_matmul_precision()
+    seen = []
+    try:
+        torch.set_float32_matmul_precision("medium")
+        net = NeuralNetwork(2, 1, [3], seed=0, backend="torch")
+        x, y = [[0.0, 1.0], [1.0, 0.0]], [1.0, 0.0]
+        train(x, y, net, 2, 0.1, callback=lambda epoch, loss: seen.append(torch.get_float32_matmul_precision()))
+        net.forward(x), net.get_loss(x, y), net.backward(x, y)
+        assert seen == ["highest", "highest"]  # ours, inside training
+        assert torch.get_float32_matmul_precision() == "medium"  # the user's, after it
+    finally:
+        torch.set_float32_matmul_precision(saved)
+
+
+def _jax_session_only():
+    if not any(name.startswith("jax") for name in selected_backends()):
+        pytest.skip("runs in the jax sessions")  # a fresh jax process costs seconds
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
+
+
+def test_jax_settings_stay_the_users():
+    # In a fresh process: this one's JAX settings are the test session's.
+    _jax_session_only()
     code = (
         "import jax, backprop_xp\n"
-        "def x64(): return bool(jax.config.jax_enable_x64)\n"
+        "def settings(): return (bool(jax.config.jax_enable_x64), jax.config.jax_default_matmul_precision)\n"
+        "before = settings()\n"
+        "seen = []\n"
+        "net = backprop_xp.NeuralNetwork(2, 1, [3], seed=0, backend='jax')\n"
+        "x, y = [[0.0, 1.0], [1.0, 0.0]], [1.0, 0.0]\n"
+        "backprop_xp.train(x, y, net, 2, 0.1, callback=lambda e, l: seen.append(settings()))\n"
+        "net.forward(x), net.backward(x, y)\n"
         "try:\n"
-        "    backprop_xp.get_backend('jax:gpu')\n"
-        "except backprop_xp.BackendUnavailableError:\n"
-        "    pass\n"
-        "backprop_xp.NeuralNetwork(2, 1, [3], backend='jax')\n"
-        "print(x64(), jax.config.jax_default_matmul_precision)\n"
+        "    backprop_xp.NeuralNetwork(2, 1, [3], backend='jax', dtype='float64')\n"
+        "except backprop_xp.errors.DTypeError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print(before, settings(), seen[0], net.params[0][0].dtype, jax.numpy.arange(3).dtype)\n"
+        "jax.config.update('jax_enable_x64', True)\n"
         "net = backprop_xp.NeuralNetwork(2, 1, [3], backend='jax', dtype='float64')\n"
-        "print(x64(), net.params[0][0].dtype)\n"
+        "print(net.params[0][0].dtype)\n"
     )
-    out = _run(code, JAX_PLATFORMS="cpu").stdout.split("\n")
-    assert out[0] == "False None"
-    assert out[1] == "True float64"
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"} | {"JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    refused, settings, x64 = out.strip().split("\n")
+    assert refused.startswith("refused: float64 on JAX needs JAX's 64-bit mode: expected jax_enable_x64 on; received it off")
+    assert "jax.config.update('jax_enable_x64', True)" in refused
+    # Before, after, and inside training (full precision there only).
+    assert settings == "(False, None) (False, None) (False, 'highest') float32 int32"
+    assert x64 == "float64"
+
+
+def test_the_command_line_runs_float64_on_jax():
+    # The program owns its process, so it switches JAX's 64-bit mode on itself.
+    _jax_session_only()
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"} | {"JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-m", "backprop_xp", "gradcheck", "--backend", "jax", "--dtype", "float64"],
+        capture_output=True, text=True, env=env,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_library_that_fails_to_import_is_reported_not_raised(monkeypatch):

@@ -11,10 +11,13 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import assert_grads_close
 
 from backprop_xp import BackendUnavailableError, equations, get_backend
+from backprop_xp.backends import library_of, to_host
+from backprop_xp.tree import flatten
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SAMPLE = Path(__file__).resolve().parent / "data" / "bench-sample.json"
@@ -89,9 +92,22 @@ def test_every_runner_runs(wl, name, monkeypatch):
                         wl.runner(impl, phase, p)
                     continue
                 r = wl.runner(impl, phase, p)
-                assert r.run(*r.setup()) is None
+                _assert_computed(backend, r.run(*r.setup()), size is wl.TINY, wl.TINY_EPOCHS)
                 ran += 1
     assert ran >= 4
+
+
+def _assert_computed(backend, out, tiny, epochs):
+    """What a runner returns: finite arrays of its backend (the lab's are torch's); a tiny run's losses fall."""
+    leaves = [leaf for leaf in flatten(out)[0] if leaf is not None]
+    assert leaves, f"the runner computed nothing: {out!r}"
+    for leaf in leaves:
+        assert library_of(leaf) == backend.library, type(leaf)
+        host = np.asarray(to_host(leaf))
+        assert host.size and np.isfinite(host).all(), host
+    if tiny and len(leaves) == 1 and np.ndim(to_host(leaves[0])) == 1:  # a loss curve: train() and the lab's loop
+        losses = np.asarray(to_host(leaves[0]))
+        assert losses.shape == (epochs,) and losses[-1] < losses[0], losses
 
 
 def test_report_pools_passes_and_computes_ratios(report):
@@ -206,4 +222,5 @@ def test_the_labs_loop_runs_on_the_backends_device(wl, monkeypatch):
     r = wl.runner("lab", "step", p)
     net, x, y = r.setup()
     assert {x.device.type, y.device.type, net.layers[0].get_weight().device.type} == {"meta"}
-    assert r.run(net, x, y) is None
+    losses = r.run(net, x, y)  # the lab's losses, computed where its tensors are
+    assert losses.device.type == "meta" and tuple(losses.shape) == (2,)

@@ -33,12 +33,12 @@ def _data():
     return x, y
 
 
-def _only_full_batches_on_dask(backend, batch_size=None, dtype="float64"):
-    # Dask has no compiler: compile=True runs the eager step through one more
-    # function. Its full-batch float64 cases cover that path; minibatches (a
-    # graph each) and 200 epochs of float32 would add minutes and nothing else.
-    if backend.library == "dask" and (batch_size is not None or dtype != "float64"):
-        pytest.skip("dask compiles nothing; its full-batch float64 cases cover compile=True there")
+def _compiles(backend):
+    # Where compile returns the step as written, compiled against eager would be
+    # eager against eager: those backends are tested below, for that and for
+    # their equal bits.
+    if backend.compiler == "none":
+        pytest.skip(f"{backend.name} compiles nothing (see test_where_nothing_compiles_...)")
 
 
 def _pair(backend_name, dtype="float64", **kwargs):
@@ -60,7 +60,7 @@ def _assert_same_training(eager, compiled, eager_losses, compiled_losses, dtype)
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_compiled_training_matches_eager(backend, optimizer, batch_size):
     # Minibatches of 2 over five points: a short last batch of 1, a second shape to compile.
-    _only_full_batches_on_dask(backend, batch_size)
+    _compiles(backend)
     x, y = _data()
     eager, compiled = _pair(backend.name)
     _, eager_losses = train(x, y, eager, 30, 0.1, optimizer=optimizer, batch_size=batch_size, seed=3)
@@ -75,7 +75,7 @@ def test_compiled_training_matches_eager(backend, optimizer, batch_size):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_compiled_training_matches_eager_in_float32(backend, optimizer):
-    _only_full_batches_on_dask(backend, dtype="float32")
+    _compiles(backend)
     x, y = _data()
     eager, compiled = _pair(backend.name, dtype="float32")
     _, eager_losses = train(x, y, eager, 200, 0.25, optimizer=optimizer)
@@ -90,7 +90,28 @@ def test_each_backend_names_its_compiler(backend):
     assert backend.compiler == expected
 
 
+def test_where_nothing_compiles_the_step_runs_as_written(backend):
+    if backend.compiler != "none":
+        pytest.skip(f"{backend.name} compiles with {backend.compiler}: compared with eager above")
+
+    def step(params, state, X, Y):
+        raise AssertionError("not called here")
+
+    assert backend.compile(step) is step
+    # train(compile=True) then runs training_step, the pure function, where eager
+    # training runs the network's own methods: the same operations, so the same bits.
+    x, y = _data()
+    eager, compiled = _pair(backend.name)
+    _, eager_losses = train(x, y, eager, 5, 0.1, optimizer="adam")
+    _, compiled_losses = train(x, y, compiled, 5, 0.1, optimizer="adam", compile=True)
+    np.testing.assert_array_equal(backend.to_numpy(compiled_losses), backend.to_numpy(eager_losses))
+    for (W, b), (V, c) in zip(eager.host_params(), compiled.host_params()):
+        np.testing.assert_array_equal(V, W)
+        np.testing.assert_array_equal(c, b)
+
+
 def test_the_callback_and_early_stopping_see_the_compiled_losses(backend):
+    _compiles(backend)
     x, y = _data()
     eager, compiled = _pair(backend.name)
     seen = {"eager": [], "compiled": []}
@@ -106,7 +127,7 @@ def test_the_callback_and_early_stopping_see_the_compiled_losses(backend):
 @pytest.mark.parametrize("batch_size", [None, 2], ids=["full-batch", "minibatches"])
 def test_divergence_is_still_reported_with_the_last_finite_weights(backend, batch_size):
     # Minibatches: the weights to go back to are many compiled calls old (issue 13).
-    _only_full_batches_on_dask(backend, batch_size)
+    _compiles(backend)
     x, y = _data()
     kwargs = dict(hidden_activation="relu", output_activation="identity")
     eager, compiled = _pair(backend.name, **kwargs)

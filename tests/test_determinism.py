@@ -4,7 +4,7 @@ Adam, full batches and seeded minibatches), Dask's results whatever order its
 threads run the tasks in, and the command's metrics and checkpoint in two
 processes. The initial weights are also the same bits on every backend.
 
-The GPU backends promise no bitwise repeats (README, "Determinism"): there the
+The GPU backends promise no bitwise repeats (docs/determinism.md): there the
 runs are compared to a tolerance instead.
 """
 
@@ -24,8 +24,6 @@ from backprop_xp import NeuralNetwork, checkpoints, train
 from backprop_xp.architecture import DTYPES
 from backprop_xp.initializers import INITIALIZERS, initial_params
 
-#: Backend names (as canonical names start) of the GPUs, which repeat only to a tolerance.
-GPU = ("torch:cuda", "cupy", "jax:gpu")
 #: How far two runs on a GPU may differ, relative to the values' norm.
 GPU_RTOL = {"float32": 1e-5, "float64": 1e-12}
 
@@ -34,7 +32,7 @@ def assert_same_bits(backend, got, expected, what: str, dtype: str | None = None
     """``got`` and ``expected`` (NumPy arrays) are the same bits; on a GPU, close."""
     got, expected = np.asarray(got), np.asarray(expected)
     assert got.dtype == expected.dtype and got.shape == expected.shape, f"{what}: {got.dtype}{got.shape}"
-    if backend.name.startswith(GPU):
+    if backend.on_gpu:  # a GPU repeats only to a tolerance
         error = np.linalg.norm(got - expected)
         assert error <= GPU_RTOL[dtype or got.dtype.name] * np.linalg.norm(expected), f"{what}: {error:.3e}"
     else:
@@ -133,7 +131,7 @@ def test_the_command_writes_the_same_metrics_and_checkpoint_in_two_processes(bac
         del m["wall_time_s"]
     saved = [checkpoints.read(tmp_path / str(i) / "checkpoint.npz") for i in (1, 2)]
     dtype = saved[0].dtype
-    if backend.name.startswith(GPU):
+    if backend.on_gpu:  # a GPU repeats only to a tolerance
         for key in ("final_loss", "train_accuracy"):
             assert metrics[1].pop(key) == pytest.approx(metrics[0].pop(key), rel=GPU_RTOL[dtype])
     assert metrics[1] == metrics[0]

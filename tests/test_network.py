@@ -126,11 +126,12 @@ def test_a_whole_step_compiles_with_jax_jit():
     jax = pytest.importorskip("jax")
     backend = get_backend("jax")
     arch = Architecture.build(2, 1, [5, 3])
-    net = NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="jax")
-    X, Y = net.as_arrays(*five_points())
-    step = jax.jit(equations.sgd_step, static_argnames=("arch", "xp"))
-    loss_jit, params_jit = step(net.params, X, Y, 0.25, arch, xp=backend.xp)
-    loss, params = equations.sgd_step(net.params, X, Y, 0.25, arch)
+    with jax.enable_x64(True):  # float64 here only: this session's setting stays as it is
+        net = NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="jax")
+        X, Y = net.as_arrays(*five_points())
+        step = jax.jit(equations.sgd_step, static_argnames=("arch", "xp"))
+        loss_jit, params_jit = step(net.params, X, Y, 0.25, arch, xp=backend.xp)
+        loss, params = equations.sgd_step(net.params, X, Y, 0.25, arch)
     np.testing.assert_allclose(float(loss_jit), float(loss), rtol=1e-13)
     for (W, b), (W_jit, b_jit) in zip(params, params_jit):
         np.testing.assert_allclose(np.asarray(W_jit), np.asarray(W), rtol=1e-12, atol=1e-15)

@@ -250,7 +250,7 @@ def extreme_problem(hidden: str, output: str, loss: str, dtype: str, seed: int =
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
-@pytest.mark.parametrize("output, loss", PAIRINGS, ids=[f"{o}-{l}" for o, l in PAIRINGS])
+@pytest.mark.parametrize("output, loss", PAIRINGS, ids=[f"{o}-{name}" for o, name in PAIRINGS])
 def test_networks_at_extreme_weights_have_finite_gradients_and_the_right_loss(backend, dtype, hidden, output, loss):
     arch, params, X, Y, Z_L = extreme_problem(hidden, output, loss, dtype)
     assert np.max(np.abs(Z_L)) == pytest.approx(BIG)

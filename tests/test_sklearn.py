@@ -186,7 +186,7 @@ def test_settings_are_checked():
         MLPClassifier(solver="lbfgs").fit(X, y)
     with pytest.raises(SettingError, match=r"activation must be one of 'identity', 'logistic', 'tanh', 'relu'"):
         MLPClassifier(activation="softplus").fit(X, y)
-    with pytest.raises(SettingError, match=r"batch_size must be an integer >= 1 or one of 'auto'"):
+    with pytest.raises(SettingError, match=r"batch_size must be an integer of at least 1 or one of 'auto'"):
         MLPClassifier(batch_size=0).fit(X, y)
 
 

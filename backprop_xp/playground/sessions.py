@@ -255,11 +255,11 @@ class Session:
                     [p for pair in params for p in pair])]
         loss_now, surface_host, norms_host, flat = float(host[0]), host[1], host[2], host[3:]
         layers = []
-        for l, (n_in, n_out) in enumerate(zip(arch.sizes[:-1], arch.sizes[1:])):
-            d, w, b = (_number(float(v)) for v in norms_host[l])
+        for layer, (n_in, n_out) in enumerate(zip(arch.sizes[:-1], arch.sizes[1:])):
+            d, w, b = (_number(float(v)) for v in norms_host[layer])
             layers.append({
-                "layer": l + 1, "n_in": n_in, "n_out": n_out, "activation": arch.activations[l],
-                "delta_norm": d, "dW_norm": w, "db_norm": b, "W": _numbers(flat[2 * l]), "b": _numbers(flat[2 * l + 1]),
+                "layer": layer + 1, "n_in": n_in, "n_out": n_out, "activation": arch.activations[layer],
+                "delta_norm": d, "dW_norm": w, "db_norm": b, "W": _numbers(flat[2 * layer]), "b": _numbers(flat[2 * layer + 1]),
             })
         return {
             "epoch": self.epoch, "loss": _number(loss_now), "diverged": self.diverged,
