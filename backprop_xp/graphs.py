@@ -117,8 +117,8 @@ class GraphStep:
         # Where each graph leaves its loss: allocated here, outside the capture.
         losses = [self.sets[0][0].new_zeros(()) for _ in range(3)]
 
-        def warm() -> None:
-            self.step(*rebuild(sets[0]), static_X, static_Y)
+        def warm() -> Any:  # the step's loss: a capture may read its dtype
+            return self.step(*rebuild(sets[0]), static_X, static_Y)[0]
 
         def graph(k: int) -> Callable[[], Any]:
             def run() -> Any:
@@ -148,7 +148,7 @@ def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], 
     """
     pool: list[Any] = []  # made at the first capture, then shared
 
-    def capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
+    def capture(fns: list[Callable[[], Any]], warm: Callable[[], Any]) -> list[tuple[Callable[[], None], Any]]:
         import torch
 
         with torch.cuda.device(device):
@@ -172,7 +172,7 @@ def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], 
     return capture
 
 
-def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> list[tuple[Callable[[], None], Any]]:
+def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], Any]) -> list[tuple[Callable[[], None], Any]]:
     """A stand-in for :func:`cuda_graph_capture` on the CPU, for tests and the GPU check's dry run.
 
     ``replay`` reruns the captured work and writes its loss into a fixed
@@ -181,10 +181,10 @@ def rerun_capture(fns: list[Callable[[], Any]], warm: Callable[[], None]) -> lis
     """
     import torch
 
-    warm()
+    dtype = warm().dtype  # the loss buffer of the step's own dtype, as a graph's is
     captured: list[tuple[Callable[[], None], Any]] = []
     for fn in fns:
-        loss = torch.full((), float("nan"), dtype=torch.float64)
+        loss = torch.full((), float("nan"), dtype=dtype)
 
         def replay(fn: Callable[[], Any] = fn, loss: Any = loss) -> None:
             loss.copy_(fn())

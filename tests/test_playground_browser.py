@@ -47,11 +47,11 @@ def _browser() -> tuple[str, str]:
 
 @pytest.fixture
 def page():
+    chromium, driver_path = _browser()  # skips, saying why, where there is no browser
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    chromium, driver_path = _browser()
     server = make_server("127.0.0.1", 0, "numpy")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
