@@ -13,8 +13,10 @@ start for the right number of epochs: the same program, so the same numbers.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def run_in_chunks(
     epochs: int,
     k: int,
     *,
-    on_epoch: Callable[[float, Array], bool],
+    on_epoch: Callable[[float, Callable[[], Array]], bool],
     to_host: Callable[[Array], Any],
 ) -> ChunkedRun:
     """Train for up to ``epochs`` full-batch epochs, ``k`` per call of ``run`` (see :meth:`Backend.compile_epochs`).
@@ -54,8 +56,10 @@ def run_in_chunks(
     Per epoch, in order: a non-finite loss ends the run (``diverged``; the
     weights are those of the start of the epoch before, the last with a
     finite loss); otherwise ``on_epoch(loss, loss_array)`` is called (the
-    loss as a float and as the program's 0-d array), and may end the run by
-    returning True (early stopping, a callback). ``to_host`` makes a NumPy
+    loss as a float, and a function that returns it as the program's 0-d
+    array: indexing a device array costs more than a small epoch, so only a
+    callback asks for it), and may end the run by returning True (early
+    stopping, a callback). ``to_host`` makes a NumPy
     array of the chunk's losses.
     """
     losses: list[float] = []
@@ -73,7 +77,7 @@ def run_in_chunks(
                 # (replayed for j - 1 epochs) or the last epoch of the chunk before.
                 keep = _replay(run, params, state, X, Y, j - 1)[0] if j >= 1 else before
                 return ChunkedRun(keep, state, losses, True, keep)
-            if on_epoch(loss, chunk_losses[j]):
+            if on_epoch(loss, partial(operator.getitem, chunk_losses, j)):
                 if j == n - 1:  # at the chunk's end: its results are the ones to keep
                     return ChunkedRun(end_params, end_state, losses, False, last_start)
                 stopped, stopped_state, stopped_start = _replay(run, params, state, X, Y, j + 1)

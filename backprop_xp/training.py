@@ -520,13 +520,13 @@ def _train_in_chunks(
     """:func:`train`'s full-batch compiled epochs, a chunk per dispatch (:mod:`chunks`), with the eager loop's rules."""
     n, xp = X.shape[0], net.backend.xp
 
-    def on_epoch(loss: float, loss_array: Array) -> bool:
+    def on_epoch(loss: float, loss_array: Callable[[], Array]) -> bool:
         state.epoch, state.t = state.epoch + 1, state.t + n
         state.losses.append(loss)
         stop = _plateau(state, loss, tol, patience)
         if callback is not None:
             try:
-                stop = callback(state.epoch, loss_array) is True or stop
+                stop = callback(state.epoch, loss_array()) is True or stop
             except StopTraining:
                 stop = True
         return stop

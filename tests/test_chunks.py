@@ -53,7 +53,7 @@ def _chunked(backend, net, x, y, epochs, lr, k=K, **kwargs):
     def on_epoch(loss, loss_array):
         record.epoch += 1
         if callback is not None:
-            callback(record.epoch, loss_array)
+            callback(record.epoch, loss_array())
         return training_module._plateau(record, loss, tol, patience)
 
     return chunks.run_in_chunks(_stand_in(evaluated, k), net.params, state, X, Y, epochs, k,
