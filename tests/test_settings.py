@@ -6,6 +6,7 @@ NaN, infinities, one step past a bound) is a SettingError with the one message
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import pytest
@@ -23,7 +24,8 @@ from backprop_xp import (
 from backprop_xp import training as training_module
 from backprop_xp.errors import SettingError
 from backprop_xp.gradcheck import gradient_check
-from backprop_xp.settings import Integer, check, describe
+from backprop_xp.optimizers import Adam, Momentum
+from backprop_xp.settings import Boolean, Integer, Real, check, describe
 from backprop_xp.sweep import run_sweep
 from backprop_xp.training import train
 from conftest import selected_backends
@@ -57,6 +59,35 @@ def _applied(learning_rate):
     net.apply_gradients(learning_rate)
 
 
+def _fitted(name, value):
+    from backprop_xp.sklearn import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration: a ConvergenceWarning
+        MLPClassifier(**{"hidden_layer_sizes": (3,), "max_iter": 1, name: value}).fit(X, Y)
+
+
+#: The estimators' numeric and boolean parameters, with scikit-learn's ranges.
+ESTIMATOR_SETTINGS = [
+    ("alpha", (Real(low=0),), 1e-4),
+    ("learning_rate_init", (Real(low=0, low_open=True),), 1e-3),
+    ("power_t", (Real(low=0),), 0.5),
+    ("max_iter", (Integer(low=1),), 1),
+    ("shuffle", (Boolean(),), True),
+    ("tol", (Real(low=0),), 1e-4),
+    ("warm_start", (Boolean(),), False),
+    ("momentum", (Real(low=0, high=1),), 0.9),
+    ("nesterovs_momentum", (Boolean(),), True),
+    ("early_stopping", (Boolean(),), False),
+    ("validation_fraction", (Real(low=0, high=1, high_open=True),), 0.1),
+    ("beta_1", (Real(low=0, high=1, high_open=True),), 0.9),
+    ("beta_2", (Real(low=0, high=1, high_open=True),), 0.999),
+    ("epsilon", (Real(low=0, low_open=True),), 1e-8),
+    ("n_iter_no_change", (Integer(low=1),), 10),
+    ("compile", (Boolean(),), False),
+]
+
+
 def _synthetic(**kwargs):
     from backprop_xp import dask_data
 
@@ -85,6 +116,21 @@ SETTINGS = [
             "for the dtype's default step"),
     Setting("max_entries", gradcheck.MAX_ENTRIES, 2, lambda v: gradient_check(_net(), X, Y, max_entries=v), "for all"),
     Setting("jobs", (Integer(low=1), None), 1, lambda v: run_sweep([], jobs=v), "for one per core"),
+    Setting("shuffle", (Boolean(),), True, lambda v: _train(shuffle=v, batch_size=2)),
+    Setting("alpha", (Real(low=0),), 0.01, lambda v: _train(alpha=v)),
+    Setting("power_t", (Real(low=0),), 0.5, lambda v: _train(power_t=v, schedule="invscaling")),
+    Setting("validation_fraction", (Real(low=0, high=1, low_open=True, high_open=True), None), 0.4,
+            lambda v: _train(validation_fraction=v)),
+    Setting("beta1", (Real(low=0, high=1, high_open=True),), 0.9, lambda v: _train(optimizer=Adam(beta1=v))),
+    Setting("beta2", (Real(low=0, high=1, high_open=True),), 0.99, lambda v: _train(optimizer=Adam(beta2=v))),
+    Setting("eps", (Real(low=0, low_open=True),), 1e-7, lambda v: _train(optimizer=Adam(eps=v))),
+    Setting("weight_decay", (Real(low=0),), 0.01, lambda v: _train(optimizer=Adam(weight_decay=v))),
+    Setting("beta", (Real(low=0, high=1, high_open=True),), 0.5, lambda v: _train(optimizer=Momentum(beta=v))),
+    Setting("nesterov", (Boolean(),), True, lambda v: _train(optimizer=Momentum(nesterov=v))),
+    *(
+        Setting(name, rules, good, lambda v, name=name: _fitted(name, v), needs="sklearn")
+        for name, rules, good in ESTIMATOR_SETTINGS
+    ),
     *(
         Setting(name, (Integer(low=low),), low + 1, lambda v, name=name: _synthetic(**{name: v}), needs="dask")
         for name, low in (("n_samples", 1), ("n_features", 1), ("chunk_size", 1), ("seed", 0))
