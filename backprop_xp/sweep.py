@@ -278,8 +278,9 @@ def draw_boundaries(runs: Sequence[SweepRun], path: Path) -> None:
             )
             ax.set_xlabel("")
             ax.set_ylabel("")
+        # y given: no search of the tick labels for room above them (there are none above).
         ax.set_title(f"{first.config.describe()}\nfinal loss {first.final_loss:.2g} (seed {first.config.seed})",
-                     fontsize=9)
+                     fontsize=9, y=1.0)
     for i in range(len(groups), len(axes)):
         axes[i].set_axis_off()
         axes[i - columns].xaxis.set_tick_params(labelbottom=True)  # the bottom of its column now
