@@ -98,6 +98,13 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def worker_count(jobs: int | None) -> int:
+    """``jobs``, checked; None: one per core this process may use."""
+    if jobs is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return check("jobs", jobs, Integer(low=1), None, none="for one per core")
+
+
 def run_sweep(
     configs: Sequence[RunConfig], *, jobs: int | None = None, progress: Callable[[SweepRun], None] | None = None
 ) -> list[SweepRun]:
@@ -108,10 +115,7 @@ def run_sweep(
     ``KeyboardInterrupt`` in the parent, whether or not the workers got the
     signal too, terminates every worker before it is raised on.
     """
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    else:
-        jobs = check("jobs", jobs, Integer(low=1), None, none="for one per core")
+    jobs = worker_count(jobs)
     # Runs that share an architecture train as one population (populations.py); the pool runs the rest.
     runs: dict[int, SweepRun] = {}
     for members in populations.groups(configs):
@@ -327,13 +331,58 @@ def draw_losses(runs: Sequence[SweepRun], path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_sweep(runs: Sequence[SweepRun], out: str | Path, *, threshold: float) -> list[Path]:
-    """The CSV, the loss curves and (for 2-D data) the decision boundaries of a sweep, in directory ``out``."""
+def _preload_figures() -> None:
+    """A figure worker's initialiser: importing matplotlib is a third of a figure's cost in a fresh process."""
+    _ignore_interrupts()
+    import matplotlib.figure  # noqa: F401
+
+
+class FigureWorker:
+    """A second process that draws the decision boundaries while this one draws the rest.
+
+    Started before the training (``with FigureWorker() as worker: ...``), it
+    imports matplotlib on another core while the sweep trains, then draws
+    when :func:`write_sweep` hands it the runs. Leaving the ``with`` block
+    early (an error, Ctrl-C) terminates it.
+    """
+
+    def __init__(self) -> None:
+        # "spawn", as the training pool: a clean interpreter, whatever this process imported.
+        self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_preload_figures)
+
+    def draw_boundaries(self, runs: Sequence[SweepRun], path: Path) -> Callable[[], None]:
+        """Start drawing; the function returned waits for the figure (and raises what the worker raised)."""
+        pending = self._pool.apply_async(draw_boundaries, (list(runs), path))
+        return lambda: pending.get()
+
+    def __enter__(self) -> FigureWorker:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
+
+
+def write_sweep(
+    runs: Sequence[SweepRun], out: str | Path, *, threshold: float, worker: FigureWorker | None = None
+) -> list[Path]:
+    """The CSV, the loss curves and (for 2-D data) the decision boundaries of a sweep, in directory ``out``.
+
+    With a :class:`FigureWorker`, the decision boundaries are drawn in its process, meanwhile.
+    """
     out = prepare_directory(out)
+    boundaries = load_data(runs[0].config).n_features == 2
+    wait = worker.draw_boundaries(runs, out / BOUNDARIES_FIGURE) if boundaries and worker is not None else None
     write_csv(runs, out / CSV_NAME, threshold)
     draw_losses(runs, out / LOSSES_FIGURE)
     written = [out / CSV_NAME, out / LOSSES_FIGURE]
-    if load_data(runs[0].config).n_features == 2:
-        draw_boundaries(runs, out / BOUNDARIES_FIGURE)
+    if boundaries:
+        if wait is None:
+            draw_boundaries(runs, out / BOUNDARIES_FIGURE)
+        else:
+            wait()
         written.insert(1, out / BOUNDARIES_FIGURE)
     return written
