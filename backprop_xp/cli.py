@@ -18,6 +18,7 @@ full disk), also in one line. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -367,8 +368,10 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .experiment import check, prepare_directory
-    from .sweep import CSV_NAME, SweepProgress, by_configuration, grid, run_sweep, write_sweep
+    from .experiment import check, load_data, prepare_directory
+    from .sweep import (
+        CSV_NAME, FigureWorker, SweepProgress, by_configuration, grid, run_sweep, worker_count, write_sweep,
+    )
 
     check_setting("--seeds", args.seeds, Integer(low=1))
     check_setting("--jobs", args.jobs, Integer(low=1), None, none="for one per core")
@@ -379,11 +382,14 @@ def _sweep(args: argparse.Namespace) -> int:
         check(c)
     out = prepare_directory(args.out, overwrite=args.overwrite, run_files=(CSV_NAME,))
     progress = SweepProgress(len(configs), sys.stdout)
-    try:
-        runs = run_sweep(configs, jobs=args.jobs, progress=progress.update)
-    finally:
-        progress.close()
-    written = write_sweep(runs, out, threshold=args.threshold)
+    # With a second core, the decision boundaries are drawn in a process started now, while the runs train.
+    two_cores = worker_count(args.jobs) > 1 and load_data(base).n_features == 2
+    with FigureWorker() if two_cores else contextlib.nullcontext() as worker:
+        try:
+            runs = run_sweep(configs, jobs=args.jobs, progress=progress.update)
+        finally:
+            progress.close()
+        written = write_sweep(runs, out, threshold=args.threshold, worker=worker)
     groups = by_configuration(runs)
     print(f"{'configuration':<48} median final loss   runs below {args.threshold:g}")
     for name, members in groups.items():

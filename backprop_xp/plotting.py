@@ -118,6 +118,35 @@ def class_indices(y: Any) -> np.ndarray:
     return labels.astype(np.int64) if labels.dtype.kind in "biu" else (labels > 0.5).astype(np.int64)
 
 
+def boundary_grid(x: Any, *, resolution: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The plane a decision-boundary panel shows: a grid around the data.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, 2)
+    resolution : int
+        Grid points along each axis.
+    margin : float
+        How far the grid reaches beyond the data.
+
+    Returns
+    -------
+    u, v : arrays of shape (resolution, resolution), float64
+        The grid's coordinates (``numpy.meshgrid``); the network's input is
+        ``numpy.stack([u.ravel(), v.ravel()], axis=1)``.
+    """
+    points = _points(x)
+    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
+    return np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+
+
+def _points(x: Any) -> np.ndarray:
+    points = to_host(x).astype(np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
+        raise ShapeError(f"x must have shape (n_samples, 2) with n_samples >= 1; received shape {points.shape}.")
+    return points
+
+
 def plot_decision_boundary(
     x: Any,
     y: Any,
@@ -165,23 +194,82 @@ def plot_decision_boundary(
         raise ShapeError(
             f"A decision boundary is drawn in the plane: the network needs 2 inputs; it has {net.input_size}."
         )
-    points = to_host(x).astype(np.float64)
-    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
-        raise ShapeError(f"x must have shape (n_samples, 2) with n_samples >= 1; received shape {points.shape}.")
+    points = _points(x)
+    _labels(y, points)  # checked before the forward pass
+    u, v = boundary_grid(points, resolution=resolution, margin=margin)
+    grid = np.stack([u.ravel(), v.ravel()], axis=1).astype(net.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        output = to_host(net.forward(grid))
+    ax = draw_decision_boundary(
+        points, y, u, v, output, net.architecture.activations[-1], ax, colorbar=colorbar, legend=legend
+    )
+    ax.set_title(describe(net) if title is None else title, fontsize=9)
+    return ax
+
+
+def _labels(y: Any, points: np.ndarray) -> np.ndarray:
     labels = class_indices(y)
     if labels.shape != (points.shape[0],):
         raise ShapeError(f"y must hold one label per row of x ({points.shape[0]}); received {labels.shape[0]}.")
+    return labels
+
+
+def draw_decision_boundary(
+    x: Any,
+    y: Any,
+    u: np.ndarray,
+    v: np.ndarray,
+    output: Any,
+    output_activation: str,
+    ax: Axes | None = None,
+    *,
+    colorbar: bool = True,
+    legend: bool = True,
+) -> Axes:
+    """A decision-boundary panel from a network's output already computed on a grid.
+
+    The one drawing path of :func:`plot_decision_boundary` (which runs the
+    network on the grid first), for callers that compute many networks' grid
+    outputs at once (the sweep, one batched forward pass per architecture).
+    No title is set.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, 2)
+    y : array of shape (n_samples,) or (n_samples, n_classes)
+        As :func:`plot_decision_boundary` takes them.
+    u, v : arrays of shape (r1, r2)
+        The grid, as :func:`boundary_grid` gives it.
+    output : array of shape (r1 * r2, n_outputs) or (r1, r2, n_outputs)
+        The network's output at each grid point, in the order of ``u.ravel()``
+        (for one output unit also (r1 * r2,) or (r1, r2)).
+    output_activation : str
+        The output layer's activation, which fixes the colour scale (:func:`colour_limits`).
+    ax : matplotlib Axes, optional
+    colorbar, legend : bool
+        As in :func:`plot_decision_boundary`.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     import matplotlib
 
+    points = _points(x)
+    labels = _labels(y, points)
+    values = to_host(output).astype(np.float64)
+    grids = ((u.size,), u.shape)
+    if values.size == 0 or (values.shape not in grids and values.shape[:-1] not in grids):
+        raise ShapeError(
+            f"output must hold the network's output at each grid point, shape ({u.size}, n_outputs), "
+            f"{u.shape + ('n_outputs',)} or, for one output, ({u.size},); received shape {values.shape}."
+        )
+    values = values.reshape(u.size, -1) if values.shape[:-1] in grids else values.reshape(u.size, 1)
     ax = new_axes() if ax is None else ax
-    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
-    u, v = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
-    grid = np.stack([u.ravel(), v.ravel()], axis=1).astype(net.dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        output = to_host(net.forward(grid)).astype(np.float64)
-    if net.output_size == 1:
-        surface = output.reshape(u.shape)
-        limits = colour_limits(net.architecture.activations[-1], surface)
+    k = values.shape[1]
+    if k == 1:
+        surface = values.reshape(u.shape)
+        limits = colour_limits(output_activation, surface)
         level = decision_level(1)
         cmap = matplotlib.colormaps[SCORE_COLOURS]
         # Clipped for the fill only: the scale stays the activation's, whatever the values.
@@ -196,11 +284,10 @@ def plot_decision_boundary(
             if level is not None:  # several outputs: no level to mark
                 bar.ax.axhline(level, color="k", linewidth=2)
         note = constant_output_note(surface, limits, level)
-        colours = [cmap((min(max(float(k), limits[0]), limits[1]) - limits[0]) / (limits[1] - limits[0])) for k in (0, 1)]
+        colours = [cmap((min(max(float(c), limits[0]), limits[1]) - limits[0]) / (limits[1] - limits[0])) for c in (0, 1)]
     else:
-        k = net.output_size
         cmap = matplotlib.colormaps[CLASS_COLOURS]
-        regions = np.argmax(output, axis=1).reshape(u.shape)
+        regions = np.argmax(values, axis=1).reshape(u.shape)
         filled = ax.contourf(u, v, regions, levels=np.arange(k + 1) - 0.5, cmap=cmap, vmin=-0.5, vmax=9.5, alpha=0.5)
         if regions.min() != regions.max():
             ax.contour(u, v, regions, levels=np.arange(k - 1) + 0.5, colors="k", linewidths=1.0)
@@ -222,11 +309,10 @@ def plot_decision_boundary(
         )
     if legend:
         ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
-    ax.set_xlim(low[0], high[0])
-    ax.set_ylim(low[1], high[1])
+    ax.set_xlim(u.min(), u.max())
+    ax.set_ylim(v.min(), v.max())
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.set_title(describe(net) if title is None else title, fontsize=9)
     return ax
 
 

@@ -24,6 +24,9 @@ from . import equations
 from .experiment import RunConfig, build_network, load_data, targets
 
 if TYPE_CHECKING:
+    from ._types import Params
+    from .architecture import Architecture
+    from .backends import Backend
     from .sweep import SweepRun
 
 
@@ -42,6 +45,40 @@ def groups(configs: Sequence[RunConfig]) -> list[list[int]]:
     return [members for members in found.values() if len(members) > 1]
 
 
+def stack(host_params: Sequence[Params], backend: Backend) -> Params:
+    """Networks' parameters (NumPy, one list of ``(W, b)`` each) as one population's on ``backend``.
+
+    Returns
+    -------
+    list of (W, b)
+        ``W`` of shape (S, n_in, n_out), ``b`` of shape (S, 1, n_out).
+    """
+    return [
+        (backend.from_numpy(np.stack([p[layer][0] for p in host_params])),
+         backend.from_numpy(np.stack([p[layer][1].reshape(1, -1) for p in host_params])))
+        for layer in range(len(host_params[0]))
+    ]
+
+
+def outputs(host_params: Sequence[Params], X: np.ndarray, arch: Architecture, backend: Backend) -> np.ndarray:
+    """Every network's output at the same points, from one batched forward pass.
+
+    Parameters
+    ----------
+    host_params : sequence of S parameter lists (NumPy), one architecture
+    X : array of shape (n_samples, n_features), NumPy, of the parameters' dtype
+    arch : Architecture
+    backend : Backend
+        Where the pass runs.
+
+    Returns
+    -------
+    array of shape (S, n_samples, n_outputs), NumPy
+    """
+    A = equations.forward(stack(host_params, backend), backend.from_numpy(X), arch, xp=backend.xp)[-1]
+    return backend.to_numpy(backend.evaluate(A)[0])
+
+
 def train_population(configs: Sequence[RunConfig]) -> list[SweepRun]:
     """Train runs of one group (see :func:`groups`) as one population; the runs as :func:`sweep._run_one` gives them."""
     from .sweep import SweepRun, finished_run
@@ -52,11 +89,7 @@ def train_population(configs: Sequence[RunConfig]) -> list[SweepRun]:
     xp = backend.xp
     X, Y = nets[0].as_arrays(data.x, targets(configs[0], data, data.y))
     initial = [net.host_params() for net in nets]
-    params = [
-        (backend.from_numpy(np.stack([h[layer][0] for h in initial])),
-         backend.from_numpy(np.stack([h[layer][1][None, :] for h in initial])))
-        for layer in range(len(arch.sizes) - 1)
-    ]
+    params = stack(initial, backend)
     lr = backend.from_numpy(np.array([c.lr for c in configs], dtype=initial[0][0][0].dtype).reshape(S, 1, 1))
     losses = np.empty((configs[0].epochs, S))
     diverged: list[int | None] = [None] * S

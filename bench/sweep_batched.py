@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    configs = grid(RunConfig(), [(5, 3), (10, 10)], [0.05, 0.25, 1.0], ["glorot_uniform", "normal"], [0, 1, 2])
+    configs = grid(RunConfig(), [(5, 3), (10, 10)], [0.05, 0.25, 1.0], ["glorot_uniform", "normal:1"], [0, 1, 2])
     groups = populations.groups
 
     def pooled():

@@ -85,3 +85,42 @@ def test_a_sweeps_population_gives_each_runs_own_results(backend):
             # Relative to the array's norm: torch's batched products round an
             # entry near zero differently (2e-12 of itself after 80 epochs).
             assert np.linalg.norm(got - want) <= 1e-12 * np.linalg.norm(want)
+
+
+@pytest.mark.parametrize("output, loss", [("sigmoid", "mse"), ("softmax", "categorical_crossentropy")])
+def test_a_populations_outputs_are_its_networks_own(backend, output, loss):
+    # The sweep's decision boundaries: every panel's grid from one batched forward pass.
+    from backprop_xp import populations
+
+    arch = Architecture.build(2, 1 if output == "sigmoid" else 3, [4, 5], "tanh", output, loss)
+    host_params = [random_problem(arch, 1, seed)[0] for seed in range(S)]
+    X = np.random.default_rng(7).uniform(-2, 2, (50, 2))
+    batched = populations.outputs(host_params, X, arch, backend)
+    assert isinstance(batched, np.ndarray) and batched.shape == (S, 50, arch.sizes[-1])
+    for i, params in enumerate(host_params):
+        single = [(backend.from_numpy(W), backend.from_numpy(b)) for W, b in params]
+        alone = equations.forward(single, backend.from_numpy(X), arch, xp=backend.xp)[-1]
+        np.testing.assert_allclose(batched[i], backend.to_numpy(backend.evaluate(alone)[0]), rtol=1e-12, atol=1e-15)
+
+
+def test_the_sweeps_panels_are_each_networks_own_forward_pass():
+    # Two architectures (two batched passes) and a diverged run (no panel).
+    from backprop_xp.experiment import RunConfig, build_network, load_data
+    from backprop_xp.plotting import boundary_grid
+    from backprop_xp.sweep import boundary_outputs, grid, run_sweep
+
+    base = RunConfig(hidden_activation="relu", output_activation="identity", epochs=80, dtype="float64")
+    runs = run_sweep(grid(base, [(5, 3), (4,)], [0.25, 40.0], ["glorot_uniform"], [0]), jobs=1)
+    assert [r.diverged_at for r in runs] == [None, 74, None, None]
+    panels = boundary_outputs(runs, resolution=20)
+    assert panels[1] is None
+    data = load_data(base)
+    for run, panel in zip(runs, panels):
+        if run.diverged_at:
+            continue
+        u, v, output = panel
+        np.testing.assert_array_equal(np.stack([u, v]), np.stack(boundary_grid(data.x, resolution=20)))
+        net = build_network(run.config, data)
+        net.params = run.params
+        alone = net.forward(np.stack([u.ravel(), v.ravel()], axis=1))
+        np.testing.assert_allclose(output.reshape(alone.shape), alone, rtol=1e-12, atol=1e-15)

@@ -138,3 +138,17 @@ def test_sigint_to_the_sweeps_parent_alone_ends_every_worker(tmp_path):
     assert sweep.returncode == 130 and stderr == "backprop-xp: interrupted\n"
     time.sleep(0.5)
     assert [w for w in workers if _running(w)] == []
+
+
+def test_the_figure_worker_draws_what_the_parent_draws(tmp_path):
+    # sweep with two cores draws the boundaries in a second process (sweep.FigureWorker): the same file.
+    from backprop_xp.sweep import FigureWorker, grid, run_sweep, write_sweep
+
+    runs = run_sweep(grid(RunConfig(epochs=30, dtype="float64"), [(3,)], [0.5], ["glorot_uniform", "normal:1"], [0]),
+                     jobs=1)
+    here = write_sweep(runs, tmp_path / "here", threshold=0.05)
+    with FigureWorker() as worker:
+        there = write_sweep(runs, tmp_path / "there", threshold=0.05, worker=worker)
+    assert [p.name for p in here] == [p.name for p in there]
+    for a, b in zip(here, there):
+        assert a.read_bytes() == b.read_bytes(), a.name
