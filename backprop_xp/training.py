@@ -466,10 +466,7 @@ def train(
                 loss = total / n
             host_loss = float(loss)
         host_losses.append(host_loss)
-        # A CUDA graph writes its next loss where it wrote this one: what is kept
-        # and passed on is a copy that later calls leave alone.
-        loss = graphs.lasting(step, loss)
-        losses.append(loss)
+        losses.append(loss)  # stacked at the end by an eager run; a compiled one returns the host copies
         if not math.isfinite(host_loss):
             net.set_trained(before())
             state.params = net.params
@@ -493,7 +490,9 @@ def train(
                 state.learning_rate, state.waited, stop = current / 5, 0, False
         if callback is not None:
             try:
-                stop = callback(epoch, loss) is True or stop
+                # A CUDA graph writes its next loss where it wrote this one: the
+                # callback gets a copy that later calls leave alone (only it needs one).
+                stop = callback(epoch, graphs.lasting(step, loss)) is True or stop
             except StopTraining:
                 stop = True
         if stop:
