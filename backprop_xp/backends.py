@@ -146,6 +146,9 @@ class Backend:
     def compile_epochs(self, step: Callable[..., Any], k: int) -> Callable[..., Any] | None:
         """Up to ``k`` full-batch epochs of ``step`` in one dispatch, compiled; None where this backend cannot.
 
+        On JAX one ``jax.jit`` of a loop; on ``torch:cuda`` a few launches of
+        CUDA graphs of 1, 2, 4, ... steps (:class:`graphs.GraphEpochs`).
+
         Returns ``run(params, state, X, Y, n) -> (losses, params, state, last_start)``:
         ``n`` epochs (``1 <= n <= k``, a 0-d integer or int, not a new
         compilation per value), ``losses`` of shape ``(k,)`` with the first
@@ -153,8 +156,7 @@ class Backend:
         state after the ``n``-th update, and ``last_start`` the parameters
         the ``n``-th update started from. Nothing is updated in place.
         """
-        hook = _LIBRARIES[self.library].epochs_compiler
-        return None if hook is None else hook(step, k)
+        return _LIBRARIES[self.library].epochs_compiler(self.device, step, k)
 
 
 class _NoGPU(Exception):
@@ -189,6 +191,10 @@ def _no_activation(device: Device) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+def _no_epochs_compiler(device: Device, step: Callable[..., Any], k: int) -> None:
+    return None
+
+
 def _no_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]] | None]:
     return "none", None
 
@@ -220,8 +226,8 @@ class _Library:
     device_name: Callable[[Device], str | None] = _on_the_cpu
     peak_memory: Callable[[Device], tuple[Callable[[], None], Callable[[], int]] | None] = _unknown_peak
     activate: Callable[[Device], contextlib.AbstractContextManager[Any]] = _no_activation  # device -> context
-    # (step, k) -> a compiled run of up to k epochs (Backend.compile_epochs); None: one dispatch per epoch
-    epochs_compiler: Callable[[Callable[..., Any], int], Callable[..., Any]] | None = None
+    # (device, step, k) -> a compiled run of up to k epochs (Backend.compile_epochs); None: one dispatch per epoch
+    epochs_compiler: Callable[[Device, Callable[..., Any], int], Callable[..., Any] | None] = _no_epochs_compiler
 
 
 _NO_GPU_HINT = "check that nvidia-smi lists a GPU"
@@ -370,6 +376,14 @@ def _torch_compiler(device: Device) -> tuple[str, Callable[[Callable[..., Any]],
     return "none", None
 
 
+def _torch_epochs(device: Device, step: Callable[..., Any], k: int) -> Callable[..., Any] | None:
+    if device.type != "cuda":
+        return None
+    from .graphs import GraphEpochs, cuda_graph_capture
+
+    return GraphEpochs(step, k, cuda_graph_capture(device))
+
+
 # --- cupy ------------------------------------------------------------------
 
 
@@ -500,7 +514,7 @@ def _jax_jit(step: Callable[..., Any]) -> Callable[..., Any]:
     return jax.jit(step, donate_argnums=(1,))
 
 
-def _jax_epochs(step: Callable[..., Any], k: int) -> Callable[..., Any]:
+def _jax_epochs(device: Device, step: Callable[..., Any], k: int) -> Callable[..., Any]:
     import jax
     import jax.numpy as jnp
 
@@ -573,7 +587,7 @@ _LIBRARIES: dict[str, _Library] = {
         load=_load_torch, devices=_torch_devices, install=_TORCH_INSTALL,
         gpu_hint=f"install a CUDA build of torch (pip install torch on Linux x86-64 is one) and {_NO_GPU_HINT}",
         to_numpy=_torch_to_numpy, plain=_torch_plain,
-        compiler=_torch_compiler, activate=_torch_activate, full_precision=_torch_full_precision,
+        compiler=_torch_compiler, epochs_compiler=_torch_epochs, activate=_torch_activate, full_precision=_torch_full_precision,
         synchronise=_torch_synchronise, device_name=_torch_device_name, peak_memory=_torch_peak_memory,
     ),
     "cupy": _Library(

@@ -3,10 +3,12 @@
 
 A compiled program is looked up by the backend, the architecture, the
 optimiser (with its settings) and the learning rate; ``jax.jit`` keeps one
-compilation per batch shape and dtype under it. Only compilers whose programs
-return new arrays are cached (``jax.jit``): a CUDA graph writes its results
-into buffers of its own, which a network trained earlier may still hold as its
-weights, so :class:`graphs.GraphStep` is made anew for each call.
+compilation per batch shape and dtype under it. Only programs that return new
+arrays are cached: every ``jax.jit`` program, and the chunks of epochs of CUDA
+graphs (:class:`graphs.GraphEpochs` returns copies of its buffers). A CUDA
+graph step (:class:`graphs.GraphStep`) writes its results into buffers of its
+own, which a network trained earlier may still hold as its weights, so it is
+made anew for each call.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .backends import Backend
 
-#: Compilers whose compiled programs may be shared between train() calls.
+#: Compilers whose compiled steps may be shared between train() calls.
 CACHED_COMPILERS = ("jax.jit",)
+#: Compilers whose compiled chunks of epochs may be shared between train() calls.
+CACHED_EPOCH_COMPILERS = ("jax.jit", "cuda graph")
 #: How many compiled programs are kept (least recently used dropped first).
 MAX_KEPT = 32
 
@@ -51,7 +55,7 @@ def compiled_epochs(
     backend: Backend, key: Hashable, build: Callable[[], Callable[..., Any]], k: int
 ) -> Callable[..., Any] | None:
     """``backend.compile_epochs(build(), k)``, made once per ``key`` and ``k``; None where the backend has none."""
-    if backend.compiler not in CACHED_COMPILERS:
+    if backend.compiler not in CACHED_EPOCH_COMPILERS:
         return backend.compile_epochs(build(), k)
     return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k))
 

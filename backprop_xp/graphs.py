@@ -134,6 +134,98 @@ class GraphStep:
         return {"X": static_X, "Y": static_Y, "source": (X, Y), "graphs": graphs, "losses": losses}
 
 
+class GraphEpochs:
+    """Up to ``k`` full-batch epochs of a training step from captured graphs (CUDA graphs on torch).
+
+    :meth:`Backend.compile_epochs` on ``torch:cuda``: a chunk of ``n`` epochs
+    is a handful of graph launches rather than ``n``. A graph of ``s`` steps
+    runs them back to back on the buffers of the current parameters and state;
+    ``n`` epochs replay the graphs of the powers of two that sum to ``n``
+    (its binary digits), largest first, so graphs of 1, 2, 4, ... steps serve
+    every ``n`` up to ``k``, as one ``jax.lax.fori_loop`` of a traced length
+    does on JAX. Each graph is captured when a chunk first needs it (2500
+    epochs in chunks of 256 capture the graphs of 256, 128, 64 and 4 steps).
+
+    Each graph writes its epochs' losses into a buffer of its own and, before
+    its last step, copies the parameters into the "last start" buffers, so the
+    last graph of a chunk leaves there the parameters its ``n``-th update
+    started from. Every buffer is allocated before a capture (as in
+    :class:`GraphStep`), so all the graphs share one memory pool. A call
+    copies the parameters, the state and the batch into the buffers and
+    returns copies of the results: nothing it is given is written, and nothing
+    it returns is written by a later call. That is what lets the chunk runner
+    replay a chunk from its start, and lets one ``GraphEpochs`` serve several
+    ``train()`` calls (:mod:`compiled` keeps it) without holding their data.
+    """
+
+    def __init__(self, step: Callable[..., Any], k: int, capture: Callable[..., list[tuple[Callable[[], None], Any]]]) -> None:
+        self.step, self.k, self.capture = step, k, capture
+        self.batches: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.captured = 0  # how many graphs were captured, over every batch shape
+
+    def __call__(self, params: Any, state: Any, X: Any, Y: Any, n: Any) -> tuple[Any, Any, Any, Any]:
+        n = int(n)
+        if not 1 <= n <= self.k:
+            raise ValueError(f"expected 1 <= n <= {self.k} epochs; received {n}")
+        leaves, rebuild = flatten((params, state))
+        key = (tuple(X.shape), tuple(Y.shape), X.dtype, tuple((tuple(a.shape), a.dtype) for a in leaves))
+        batch = self.batches.get(key)
+        if batch is None:
+            batch = self.batches[key] = self._buffers(leaves, rebuild, flatten(params)[1], X, Y)
+        sizes = [1 << j for j in reversed(range(n.bit_length())) if n & (1 << j)]  # n's binary digits, largest first
+        self._capture(batch, [s for s in sizes if s not in batch["graphs"]])
+        for held, leaf in zip((batch["X"], batch["Y"], *batch["now"]), (X, Y, *leaves)):
+            held.copy_(leaf)
+        for s in sizes:
+            batch["graphs"][s]()
+        losses = batch["X"].new_zeros((self.k,))
+        done = 0
+        for s in sizes:
+            losses[done:done + s].copy_(batch["losses"][s])
+            done += s
+        new_params, new_state = rebuild([held.clone() for held in batch["now"]])
+        last_start = batch["rebuild_params"]([held.clone() for held in batch["start"]])
+        return losses, new_params, new_state, last_start
+
+    def _buffers(self, leaves: list[Any], rebuild: Callable[[list[Any]], Any],
+                 rebuild_params: Callable[[list[Any]], Any], X: Any, Y: Any) -> dict[str, Any]:
+        """The buffers the graphs of one batch shape read and write."""
+        now = [leaf.clone() for leaf in leaves]  # the current parameters and state: each graph's input and output
+        start = [leaf.clone() for leaf in flatten(rebuild(leaves)[0])[0]]  # what a graph's last step started from
+        return {"X": X.clone(), "Y": Y.clone(), "now": now, "start": start, "rebuild": rebuild,
+                "rebuild_params": rebuild_params, "losses": {}, "graphs": {}}
+
+    def _capture(self, batch: dict[str, Any], sizes: list[int]) -> None:
+        """Capture the graphs of ``sizes`` steps for ``batch``'s buffers."""
+        if not sizes:
+            return
+        rebuild, now, start, X, Y = batch["rebuild"], batch["now"], batch["start"], batch["X"], batch["Y"]
+        for s in sizes:
+            batch["losses"][s] = X.new_zeros((s,))
+
+        def warm() -> Any:
+            return self.step(*rebuild(now), X, Y)[0]
+
+        def graph(s: int) -> Callable[[], Any]:
+            def run() -> Any:
+                params, state = rebuild(now)
+                for i in range(s):
+                    if i == s - 1:
+                        for held, leaf in zip(start, flatten(params)[0]):
+                            held.copy_(leaf)
+                    loss, params, state = self.step(params, state, X, Y)
+                    batch["losses"][s][i].copy_(loss)
+                for held, new in zip(now, flatten((params, state))[0]):
+                    held.copy_(new)
+                return batch["losses"][s][s - 1]
+
+            return run
+
+        captured = self.capture([graph(s) for s in sizes], warm)
+        batch["graphs"].update((s, replay) for s, (replay, _) in zip(sizes, captured))
+        self.captured += len(sizes)
+
+
 def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], None], Any]]]:
     """The CUDA-graph capture of one :class:`GraphStep`: warm-up and capture on one side stream, one memory pool.
 

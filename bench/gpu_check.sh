@@ -50,7 +50,7 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false
 if [ "$device" = gpu ]; then
     budget=${GPU_CHECK_BUDGET:-540}
     test_backends="torch:cuda,cupy,jax:gpu"
-    tests=${GPU_CHECK_TESTS:-"tests/test_backends.py tests/test_gradients.py tests/test_autograd.py tests/test_parity.py tests/test_numerics.py tests/test_training.py tests/test_compile.py tests/test_determinism.py"}
+    tests=${GPU_CHECK_TESTS:-"tests/test_backends.py tests/test_gradients.py tests/test_autograd.py tests/test_parity.py tests/test_numerics.py tests/test_training.py tests/test_compile.py tests/test_chunks.py tests/test_determinism.py"}
     slow_tests=${GPU_CHECK_SLOW_TESTS:-$tests}
     # Not the sweep, and not JAX's eager tiny training (seconds per epoch
     # batch of dispatches: the probes time it once).

@@ -3,7 +3,9 @@ and compiled programs kept across ``train()`` calls (:mod:`backprop_xp.compiled`
 
 The chunk runner's rules (host code, the same for every backend) are checked
 on NumPy with a stand-in for ``Backend.compile_epochs`` written in plain
-Python; the real one (``jax.jit`` of a loop) on JAX, in its session. Chunks of 7 epochs put the stops inside chunks, at their
+Python; the real ones in their sessions: ``jax.jit`` of a loop on JAX, CUDA
+graphs on torch:cuda, and CUDA graphs' mechanism on the CPU through the
+stand-in capture in the torch session. Chunks of 7 epochs put the stops inside chunks, at their
 first epoch and at their last.
 """
 
@@ -112,18 +114,43 @@ def test_chunks_diverge_where_eager_diverges_and_keep_the_same_weights(numpy_bac
 # --- the real thing: jax.jit of a loop, and the cache ---------------------------------
 
 
-@pytest.fixture
-def jax_backend(backend, monkeypatch):
-    if backend.compile_epochs(lambda *a: None, 1) is None:
-        pytest.skip(f"{backend.name} runs one dispatch per epoch")
+@pytest.fixture(params=["compiled", "graph stand-in"])
+def chunk_backend(request, backend, monkeypatch):
+    """The session's backend where it compiles chunks of epochs (jax.jit; CUDA graphs on torch:cuda), and in
+    the torch CPU session, torch with CUDA graphs' chunk mechanism over the stand-in capture (graphs.rerun_capture)."""
     monkeypatch.setattr(chunks, "EPOCHS_PER_CHUNK", K)
-    return backend
+    if request.param == "compiled":
+        if backend.compile_epochs(lambda *a: None, 1) is None:
+            pytest.skip(f"{backend.name} runs one dispatch per epoch")
+        yield backend
+        return
+    if backend.name != "torch":
+        pytest.skip("the graph stand-in runs in the torch (CPU) session")
+    yield _graphs_on_cpu(monkeypatch)
+    compiled.clear()  # the stand-in's programs are kept under torch's name
 
 
-def test_compiled_chunks_match_eager_and_stop_where_it_stops(jax_backend):
+def _graphs_on_cpu(monkeypatch):
+    """torch on the CPU compiling as on a GPU: GraphStep and GraphEpochs over the stand-in capture."""
+    import dataclasses
+
+    from backprop_xp import backends
+    from backprop_xp.graphs import GraphEpochs, GraphStep, rerun_capture
+
+    library = backends._LIBRARIES["torch"]
+    fake = dataclasses.replace(
+        library, compiler=lambda device: ("cuda graph", lambda step: GraphStep(step, rerun_capture)),
+        epochs_compiler=lambda device, step, k: GraphEpochs(step, k, rerun_capture),
+    )
+    monkeypatch.setitem(backends._LIBRARIES, "torch", fake)
+    compiled.clear()
+    return get_backend("torch")
+
+
+def test_compiled_chunks_match_eager_and_stop_where_it_stops(chunk_backend):
     x, y = five_points()
     for kwargs in ({}, {"tol": 1e-3, "patience": 3}, {"optimizer": "adam"}):
-        eager, chunked = (NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend=jax_backend.name) for _ in "ab")
+        eager, chunked = (NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend=chunk_backend.name) for _ in "ab")
         _, losses = train(x, y, eager, 3 * K + 2, 0.25, **kwargs)
         _, chunk_losses = train(x, y, chunked, 3 * K + 2, 0.25, compile=True, **kwargs)
         np.testing.assert_allclose(np.asarray(chunk_losses), np.asarray(losses), rtol=1e-12)
@@ -133,10 +160,10 @@ def test_compiled_chunks_match_eager_and_stop_where_it_stops(jax_backend):
 
 
 @pytest.mark.parametrize("lr, k", DIVERGING)
-def test_compiled_chunks_diverge_at_eagers_epoch(jax_backend, monkeypatch, lr, k):
+def test_compiled_chunks_diverge_at_eagers_epoch(chunk_backend, monkeypatch, lr, k):
     monkeypatch.setattr(chunks, "EPOCHS_PER_CHUNK", k)
     x, y = five_points()
-    eager, chunked = (NeuralNetwork(2, 1, [5, 3], seed=0, backend=jax_backend.name, **RELU) for _ in "ab")
+    eager, chunked = (NeuralNetwork(2, 1, [5, 3], seed=0, backend=chunk_backend.name, **RELU) for _ in "ab")
     with pytest.raises(TrainingDiverged) as expected:
         train(x, y, eager, 1000, lr)
     with pytest.raises(TrainingDiverged) as got:
@@ -148,7 +175,9 @@ def test_compiled_chunks_diverge_at_eagers_epoch(jax_backend, monkeypatch, lr, k
         np.testing.assert_allclose(c, b, rtol=1e-12)
 
 
-def test_a_second_compiled_train_compiles_nothing(jax_backend, monkeypatch):
+def test_a_second_compiled_train_compiles_nothing(chunk_backend, monkeypatch):
+    if chunk_backend.compiler != "jax.jit":
+        pytest.skip("counts jax.jit's traces; CUDA graphs' captures are counted in test_compile")
     compiled.clear()
     traces = []
     plain = training_module.training_step
@@ -166,12 +195,12 @@ def test_a_second_compiled_train_compiles_nothing(jax_backend, monkeypatch):
     x, y = five_points()
     for batch_size in (None, 2):
         first = len(traces)
-        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, backend=jax_backend.name), 20, 0.25,
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, backend=chunk_backend.name), 20, 0.25,
               batch_size=batch_size, compile=True)
         assert len(traces) > first
         traced = len(traces)
-        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=1, backend=jax_backend.name), 30, 0.25,
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=1, backend=chunk_backend.name), 30, 0.25,
               batch_size=batch_size, compile=True)
         assert len(traces) == traced, "the second call traced again"
-    train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, backend=jax_backend.name), 20, 0.5, compile=True)
+    train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, backend=chunk_backend.name), 20, 0.5, compile=True)
     assert len(traces) > traced  # another learning rate: another program

@@ -295,6 +295,89 @@ def test_graphs_leave_their_loss_in_buffers_made_before_the_capture(graphs_on_cp
     assert all(loss is buffer for loss, buffer in zip(made_in_capture, graph_step.batches[((5, 2), (5, 1))]["losses"]))
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_graph_epochs_run_n_steps_from_graphs_of_powers_of_two_and_write_nothing_they_were_given(optimizer):
+    # Backend.compile_epochs on torch:cuda, over the stand-in capture: n epochs
+    # replay the graphs of n's binary digits; each call copies its inputs in and
+    # its results out.
+    torch = pytest.importorskip("torch")
+    from backprop_xp.graphs import GraphEpochs
+
+    backend = get_backend("torch")
+    step, params, state, X, Y = _step_and_start(backend, optimizer)
+    captures = []
+
+    def capture(fns, warm):
+        captures.append(len(fns))
+        return rerun_capture(fns, warm)
+
+    run = GraphEpochs(step, 13, capture)  # graphs of 1, 2, 4 and 8 steps, each captured when first needed
+    given = [W.clone() for W, _ in params]
+    for n in (1, 2, 5, 8, 13):
+        losses, new_params, new_state, last_start = run(params, state, X, Y, n)
+        assert losses.shape == (13,) and losses.dtype == X.dtype
+        want_params, want_state, want_losses = params, state, []
+        for _ in range(n):
+            want_start = want_params
+            loss, want_params, want_state = step(want_params, want_state, X, Y)
+            want_losses.append(float(loss))
+        np.testing.assert_array_equal(losses[:n].numpy(), want_losses)
+        for got, want in ((new_params, want_params), (last_start, want_start)):
+            for (V, c), (W, b) in zip(got, want):
+                torch.testing.assert_close(V, W, rtol=0, atol=0)
+                torch.testing.assert_close(c, b, rtol=0, atol=0)
+        if optimizer == "adam":
+            assert float(new_state.step) == float(state.step) + n
+        # Nothing given was written, nothing returned is a buffer the next call writes.
+        for W, V in zip([W for W, _ in params], given):
+            torch.testing.assert_close(W, V, rtol=0, atol=0)
+        kept = [V.clone() for V, _ in new_params]
+        run(new_params, new_state, X, Y, 3)
+        for V, U in zip([V for V, _ in new_params], kept):
+            torch.testing.assert_close(V, U, rtol=0, atol=0)
+    assert captures == [1, 1, 1, 1] and run.captured == 4  # 1, 2, 4 (n = 5 reuses 1), 8; none for 13 = 8 + 4 + 1
+    for n in (0, 14):
+        with pytest.raises(ValueError, match="expected 1 <= n <= 13"):
+            run(params, state, X, Y, n)
+
+
+def test_graph_epochs_are_kept_across_train_calls_and_capture_once(monkeypatch):
+    # A second train(compile=True) of the same kind captures nothing (the
+    # chunks of CUDA graphs are cached: they return copies, not their buffers).
+    pytest.importorskip("torch")
+    from backprop_xp import chunks, compiled
+    from backprop_xp.graphs import GraphEpochs
+
+    made = []
+    library = backends._LIBRARIES["torch"]
+
+    def epochs(device, step, k):
+        made.append(GraphEpochs(step, k, rerun_capture))
+        return made[-1]
+
+    fake = dataclasses.replace(library, compiler=lambda device: ("cuda graph", lambda step: GraphStep(step, rerun_capture)),
+                               epochs_compiler=epochs)
+    monkeypatch.setitem(backends._LIBRARIES, "torch", fake)
+    monkeypatch.setattr(chunks, "EPOCHS_PER_CHUNK", 16)
+    compiled.clear()
+    try:
+        x, y = _data()
+        results = []
+        for seed in (0, 1, 0):
+            net = NeuralNetwork(2, 1, [5, 3], seed=seed, dtype="float64", backend="torch")
+            _, losses = train(x, y, net, 40, 0.25, compile=True)
+            results.append((losses.numpy(), net.host_params()))
+        assert len(made) == 1 and made[0].captured == 2  # chunks of 16, 16 and 8 epochs: graphs of 16 and 8 steps
+        np.testing.assert_array_equal(results[0][0], results[2][0])  # the kept graphs start afresh from each net
+        eager = NeuralNetwork(2, 1, [5, 3], seed=1, dtype="float64", backend="torch")
+        _, eager_losses = train(x, y, eager, 40, 0.25)
+        np.testing.assert_array_equal(results[1][0], eager_losses.numpy())
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch"), 40, 0.5, compile=True)
+        assert len(made) == 2  # another learning rate: another program
+    finally:
+        compiled.clear()
+
+
 def test_cuda_graph_capture_warms_up_and_captures_on_one_stream_into_one_pool(monkeypatch):
     # torch.cuda, faked: which stream each piece of work ran on, and the pool each graph was given.
     torch = pytest.importorskip("torch")
