@@ -12,12 +12,13 @@ start for the right number of epochs: the same program, so the same numbers.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from ._types import Array, Params
@@ -48,19 +49,20 @@ def run_in_chunks(
     epochs: int,
     k: int,
     *,
-    on_epoch: Callable[[float, Callable[[], Array]], bool],
+    on_epoch: Callable[[int, float, Callable[[], Array]], bool] | None,
     to_host: Callable[[Array], Any],
 ) -> ChunkedRun:
     """Train for up to ``epochs`` full-batch epochs, ``k`` per call of ``run`` (see :meth:`Backend.compile_epochs`).
 
     Per epoch, in order: a non-finite loss ends the run (``diverged``; the
     weights are those of the start of the epoch before, the last with a
-    finite loss); otherwise ``on_epoch(loss, loss_array)`` is called (the
-    loss as a float, and a function that returns it as the program's 0-d
-    array: indexing a device array costs more than a small epoch, so only a
-    callback asks for it), and may end the run by returning True (early
-    stopping, a callback). ``to_host`` makes a NumPy
-    array of the chunk's losses.
+    finite loss); otherwise ``on_epoch(i, loss, loss_array)`` is called, if
+    given (``i`` counts the epochs of this run from 0; the loss as a float,
+    and a function that returns it as the program's 0-d array: indexing a
+    device array costs more than a small epoch, so only a callback asks for
+    it), and may end the run by returning True (early stopping, a callback).
+    Without ``on_epoch`` the host's work is one check per chunk. ``to_host``
+    makes a NumPy array of the chunk's losses.
     """
     losses: list[float] = []
     before = params  # the weights at the start of the previous epoch (the initial ones at first)
@@ -68,20 +70,25 @@ def run_in_chunks(
     while done < epochs:
         n = min(k, epochs - done)
         chunk_losses, end_params, end_state, last_start = run(params, state, X, Y, n)
-        host = to_host(chunk_losses)
-        for j in range(n):
-            loss = float(host[j])
-            losses.append(loss)
-            if not math.isfinite(loss):
-                # Back to the start of the epoch before this one: in this chunk
-                # (replayed for j - 1 epochs) or the last epoch of the chunk before.
-                keep = _replay(run, params, state, X, Y, j - 1)[0] if j >= 1 else before
-                return ChunkedRun(keep, state, losses, True, keep)
-            if on_epoch(loss, partial(operator.getitem, chunk_losses, j)):
+        host = np.asarray(to_host(chunk_losses))[:n]
+        finite = np.isfinite(host)
+        good = n if finite.all() else int(np.argmin(finite))  # the epochs before the first non-finite loss
+        values = host.tolist()
+        for j in range(good if on_epoch is not None else 0):
+            losses.append(values[j])
+            if on_epoch(done + j, values[j], partial(operator.getitem, chunk_losses, j)):
                 if j == n - 1:  # at the chunk's end: its results are the ones to keep
                     return ChunkedRun(end_params, end_state, losses, False, last_start)
                 stopped, stopped_state, stopped_start = _replay(run, params, state, X, Y, j + 1)
                 return ChunkedRun(stopped, stopped_state, losses, False, stopped_start)
+        if on_epoch is None:
+            losses.extend(values[:good])
+        if good < n:
+            losses.append(values[good])
+            # Back to the start of the epoch before this one: in this chunk
+            # (replayed for good - 1 epochs) or the last epoch of the chunk before.
+            keep = _replay(run, params, state, X, Y, good - 1)[0] if good >= 1 else before
+            return ChunkedRun(keep, state, losses, True, keep)
         done += n
         before = last_start
         params, state = end_params, end_state

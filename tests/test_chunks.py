@@ -52,14 +52,14 @@ def _chunked(backend, net, x, y, epochs, lr, k=K, **kwargs):
     def evaluated(params, state, X, Y):
         return backend.evaluate(*step(params, state, X, Y))
 
-    def on_epoch(loss, loss_array):
-        record.epoch += 1
+    def on_epoch(i, loss, loss_array):
         if callback is not None:
-            callback(record.epoch, loss_array())
+            callback(i + 1, loss_array())
         return training_module._plateau(record, loss, tol, patience)
 
+    per_epoch = on_epoch if tol is not None or callback is not None else None  # as train(): none needed
     return chunks.run_in_chunks(_stand_in(evaluated, k), net.params, state, X, Y, epochs, k,
-                                on_epoch=on_epoch, to_host=np.asarray, **kwargs)
+                                on_epoch=per_epoch, to_host=np.asarray, **kwargs)
 
 
 def _same_weights(backend, params, net):
@@ -98,15 +98,19 @@ DIVERGING = [(40.0, 7), (40.0, 73), (15.0, 7), (1000.0, 43)]
 RELU = {"hidden_activation": "relu", "output_activation": "identity", "dtype": "float64"}
 
 
+@pytest.mark.parametrize("per_epoch", [False, True], ids=["checked-per-chunk", "with-a-callback"])
 @pytest.mark.parametrize("lr, k", DIVERGING)
-def test_chunks_diverge_where_eager_diverges_and_keep_the_same_weights(numpy_backend, lr, k):
+def test_chunks_diverge_where_eager_diverges_and_keep_the_same_weights(numpy_backend, lr, k, per_epoch):
     x, y = five_points()
     eager, chunked = (NeuralNetwork(2, 1, [5, 3], seed=0, backend=numpy_backend.name, **RELU) for _ in "ab")
     with pytest.raises(TrainingDiverged) as caught, np.errstate(over="ignore", invalid="ignore"):
         train(x, y, eager, 1000, lr)
+    seen = []
     with np.errstate(over="ignore", invalid="ignore"):
-        run = _chunked(numpy_backend, chunked, x, y, 1000, lr, k)
+        run = _chunked(numpy_backend, chunked, x, y, 1000, lr, k,
+                       callback=(lambda e, loss: seen.append(e)) if per_epoch else None)
     assert run.diverged and len(run.losses) == caught.value.epoch
+    assert seen == (list(range(1, caught.value.epoch)) if per_epoch else [])  # every finite epoch, in order
     np.testing.assert_array_equal(run.losses, caught.value.losses)
     _same_weights(numpy_backend, run.params, eager)
 
