@@ -490,7 +490,7 @@ def _jax_is_default(device: Device) -> bool:
     """Whether ``device`` is where JAX puts an array when no device is named."""
     import jax
 
-    return jax.config.jax_default_device is None and device == jax.devices()[0]
+    return getattr(jax.config, "jax_default_device") is None and device == jax.devices()[0]
 
 
 #: Why a float64 JAX array is refused, and how to have one.

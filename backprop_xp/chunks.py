@@ -74,15 +74,16 @@ def run_in_chunks(
         finite = np.isfinite(host)
         good = n if finite.all() else int(np.argmin(finite))  # the epochs before the first non-finite loss
         values = host.tolist()
-        for j in range(good if on_epoch is not None else 0):
-            losses.append(values[j])
-            if on_epoch(done + j, values[j], partial(operator.getitem, chunk_losses, j)):
-                if j == n - 1:  # at the chunk's end: its results are the ones to keep
-                    return ChunkedRun(end_params, end_state, losses, False, last_start)
-                stopped, stopped_state, stopped_start = _replay(run, params, state, X, Y, j + 1)
-                return ChunkedRun(stopped, stopped_state, losses, False, stopped_start)
         if on_epoch is None:
             losses.extend(values[:good])
+        else:
+            for j in range(good):
+                losses.append(values[j])
+                if on_epoch(done + j, values[j], partial(operator.getitem, chunk_losses, j)):
+                    if j == n - 1:  # at the chunk's end: its results are the ones to keep
+                        return ChunkedRun(end_params, end_state, losses, False, last_start)
+                    stopped, stopped_state, stopped_start = _replay(run, params, state, X, Y, j + 1)
+                    return ChunkedRun(stopped, stopped_state, losses, False, stopped_start)
         if good < n:
             losses.append(values[good])
             # Back to the start of the epoch before this one: in this chunk
