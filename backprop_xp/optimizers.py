@@ -10,10 +10,16 @@ the equations, they use only Array API operations, take arrays and return new
 ones, and update nothing in place, so a step stays compilable (``jax.jit``)
 and the same code runs on every backend. The state is plain data: a tuple of
 arrays with the structure of the parameters, plus counters.
+
+A factory called twice with the same settings returns the same optimiser
+(``Adam(0.9, 0.99) is Adam(beta2=0.99)``), so that a compiled training
+program, kept under its optimiser (:mod:`compiled`), is found again by a new
+call that makes its optimiser afresh.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -64,9 +70,12 @@ def Momentum(beta: float = MOMENTUM, *, nesterov: bool = False) -> Optimizer:
     With ``nesterov=True``, the step is ``p <- p - lr (g + beta v)`` with the new
     ``v``: PyTorch's Nesterov momentum.
     """
-    beta = check("beta", beta, Real(low=0, high=1, high_open=True))
-    nesterov = check("nesterov", nesterov, Boolean())
+    return _momentum(check("beta", beta, Real(low=0, high=1, high_open=True)),
+                     check("nesterov", nesterov, Boolean()))
 
+
+@functools.cache
+def _momentum(beta: float, nesterov: bool) -> Optimizer:
     def update(params: Params, grads: Params, velocity: Params, learning_rate: float, xp: Namespace):
         # Scalars on the right of an operator: torch's reflected operators are slower.
         velocity = [(vW * beta + dW, vb * beta + db) for (vW, vb), (dW, db) in zip(velocity, grads)]
@@ -120,10 +129,14 @@ def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON, *, we
     ``W <- W - lr * weight_decay * W`` besides the Adam step, for the weights
     only (biases are not decayed, as the L2 penalty ``alpha`` leaves them alone).
     """
-    beta1 = check("beta1", beta1, Real(low=0, high=1, high_open=True))
-    beta2 = check("beta2", beta2, Real(low=0, high=1, high_open=True))
-    eps = check("eps", eps, Real(low=0, low_open=True))
-    weight_decay = check("weight_decay", weight_decay, Real(low=0))
+    return _adam(check("beta1", beta1, Real(low=0, high=1, high_open=True)),
+                 check("beta2", beta2, Real(low=0, high=1, high_open=True)),
+                 check("eps", eps, Real(low=0, low_open=True)),
+                 check("weight_decay", weight_decay, Real(low=0)))
+
+
+@functools.cache
+def _adam(beta1: float, beta2: float, eps: float, weight_decay: float) -> Optimizer:
     # The moments' factors, folded into the step: m = (1 - beta1) M, sqrt(v) = sqrt(1 - beta2) sqrt(V).
     first_factor, second_root = 1 - beta1, math.sqrt(1 - beta2)
 
@@ -155,7 +168,10 @@ def Adam(beta1: float = BETA1, beta2: float = BETA2, eps: float = EPSILON, *, we
 
 def SGD() -> Optimizer:
     """Plain gradient descent, the lab's: ``p <- p - lr g``."""
-    return Optimizer(_sgd_init, _sgd_update)
+    return _SGD
+
+
+_SGD = Optimizer(_sgd_init, _sgd_update)
 
 
 OPTIMIZERS: dict[str, Optimizer] = {

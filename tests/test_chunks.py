@@ -16,7 +16,7 @@ import pytest
 
 from backprop_xp import NeuralNetwork, TrainingDiverged, chunks, compiled, five_points, get_backend, train
 from backprop_xp import training as training_module
-from backprop_xp.optimizers import get_optimizer
+from backprop_xp.optimizers import SGD, Adam, Momentum, get_optimizer
 
 K = 7
 
@@ -208,3 +208,15 @@ def test_a_second_compiled_train_compiles_nothing(chunk_backend, monkeypatch):
         assert len(traces) == traced, "the second call traced again"
     train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, backend=chunk_backend.name), 20, 0.5, compile=True)
     assert len(traces) > traced  # another learning rate: another program
+    # An optimiser made afresh with the same settings is the same optimiser, so its program is found again.
+    for seed in (0, 1):
+        before = len(traces)
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=seed, backend=chunk_backend.name), 20, 0.5,
+              optimizer=Adam(0.9, 0.99), compile=True)
+        assert (len(traces) > before) == (seed == 0)
+
+
+def test_an_optimiser_factory_gives_one_optimiser_per_setting():
+    assert Adam(0.9, 0.99) is Adam(beta1=0.9, beta2=0.99) is Adam(beta2=0.99)
+    assert Adam() is get_optimizer("adam") and SGD() is get_optimizer("sgd") and Momentum() is get_optimizer("momentum")
+    assert Adam(0.9, 0.99) is not Adam(0.9, 0.98) and Momentum(0.5) is not Momentum(0.5, nesterov=True)
