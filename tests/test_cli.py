@@ -34,8 +34,18 @@ SUMMARY = re.compile(
 )
 
 
+def _environment(**env: str) -> dict[str, str]:
+    """This process's environment for a command run elsewhere: no backend chosen, ``PYTHONPATH`` made absolute
+    (the commands run in fresh directories, where ``PYTHONPATH=.`` would name the wrong one)."""
+    environment = {k: v for k, v in os.environ.items() if k != backends.ENV_VAR}
+    if environment.get("PYTHONPATH"):
+        environment["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(entry) for entry in environment["PYTHONPATH"].split(os.pathsep) if entry)
+    return environment | env
+
+
 def cli(*args: str, cwd=None, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != backends.ENV_VAR} | env
+    environment = _environment(**env)
     return subprocess.run(
         [sys.executable, "-m", "backprop_xp", *args], capture_output=True, text=True, env=environment,
         timeout=600, cwd=cwd,
@@ -144,7 +154,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
         leader, follower = pty.openpty()
         process = subprocess.Popen(
             [sys.executable, "-m", "backprop_xp", "train", "--epochs", "3000", "--out", str(tmp_path), "--overwrite", *args],
-            stdout=follower, stderr=subprocess.PIPE, env={k: v for k, v in os.environ.items() if k != backends.ENV_VAR},
+            stdout=follower, stderr=subprocess.PIPE, env=_environment(),
         )
         os.close(follower)
         chunks = []
