@@ -430,6 +430,22 @@ COMMANDS = {"backends": _backends, "train": _train, "plot": _plot, "sweep": _swe
             "playground": _playground}
 
 
+def _one_thread_per_process(jobs: int | None) -> None:
+    """A sweep that runs one process per core (its pool, its figure process) runs one
+    OpenMP thread in each, unless the caller chose (``OMP_NUM_THREADS``).
+
+    Read when torch is imported, in this process and in the pool's: with two
+    threads, torch's MKL splits even a 180-element ``tanh`` or ``exp`` over an
+    OpenMP parallel region, whose worker spins between regions; on cores that
+    another process also wants, a region can wait a scheduler tick or more for
+    a thread put aside (bench/results/cpu-2core-vm/20261201T2330Z-torch-threads.md).
+    """
+    from .sweep import worker_count
+
+    if worker_count(jobs) > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; return its exit status (0, 1 for a failure, 2 for a user's mistake)."""
     if argv is None:
@@ -437,9 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # when jax is imported, below) lets --dtype float64 run on JAX. A
         # caller's own choice of JAX_ENABLE_X64 stands.
         os.environ.setdefault("JAX_ENABLE_X64", "1")
-    argv = sys.argv[1:] if argv is None else list(argv)
+    owns_process, argv = argv is None, sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
+        if owns_process and args.command == "sweep":
+            _one_thread_per_process(args.jobs)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         if "--debug" in argv:

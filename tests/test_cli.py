@@ -252,6 +252,26 @@ def test_every_table_entry_is_reachable_from_the_cli():
         assert name in help_text, name
 
 
+@pytest.mark.parametrize(("argv", "jobs", "given", "expected"), [
+    (None, "2", None, "1"),  # the program, one process per core: one thread each
+    (None, "2", "3", "3"),  # the caller's choice stands
+    (None, "1", None, None),  # one process: its threads are left as they are
+    (["sweep", "--jobs", "2"], "2", None, None),  # called from Python: the caller's process
+])
+def test_a_sweep_run_as_the_program_runs_one_openmp_thread_per_process(monkeypatch, argv, jobs, given, expected):
+    from backprop_xp import cli as command
+
+    monkeypatch.setattr(sys, "argv", ["backprop-xp", "sweep", "--jobs", jobs])
+    monkeypatch.setitem(command.COMMANDS, "sweep", lambda args: 0)  # the setting only, no sweep
+    monkeypatch.delenv("JAX_ENABLE_X64", raising=False)  # main() sets it; restored afterwards
+    if given is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", given)
+    assert command.main(argv) == 0
+    assert os.environ.get("OMP_NUM_THREADS") == expected
+
+
 def test_installed_console_script_runs():
     script = shutil.which("backprop-xp")
     if script is None:
