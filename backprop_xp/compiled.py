@@ -9,6 +9,11 @@ graphs (:class:`graphs.GraphEpochs` returns copies of its buffers). A CUDA
 graph step (:class:`graphs.GraphStep`) writes its results into buffers of its
 own, which a network trained earlier may still hold as its weights, so it is
 made anew for each call.
+
+A kept chunk of CUDA graphs holds device memory while it is kept: a copy of
+the full batch, two of the parameters and state, and its graphs' pool; so
+only the last :data:`MAX_KEPT_GRAPHS` of them are kept, and :func:`clear`
+frees them all.
 """
 
 from __future__ import annotations
@@ -26,17 +31,21 @@ CACHED_COMPILERS = ("jax.jit",)
 CACHED_EPOCH_COMPILERS = ("jax.jit", "cuda graph")
 #: How many compiled programs are kept (least recently used dropped first).
 MAX_KEPT = 32
+#: How many of them may be chunks of CUDA graphs, which hold device memory.
+MAX_KEPT_GRAPHS = 2
 
 _kept: OrderedDict[Hashable, Any] = OrderedDict()
+_kept_graphs: OrderedDict[Hashable, Any] = OrderedDict()
 
 
-def _cached(key: Hashable, make: Callable[[], Any]) -> Any:
-    if key in _kept:
-        _kept.move_to_end(key)
-        return _kept[key]
-    value = _kept[key] = make()
-    while len(_kept) > MAX_KEPT:
-        _kept.popitem(last=False)
+def _cached(key: Hashable, make: Callable[[], Any], kept: OrderedDict[Hashable, Any] = _kept,
+            limit: int | None = None) -> Any:
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    value = kept[key] = make()
+    while len(kept) > (MAX_KEPT if limit is None else limit):
+        kept.popitem(last=False)
     return value
 
 
@@ -57,9 +66,13 @@ def compiled_epochs(
     """``backend.compile_epochs(build(), k)``, made once per ``key`` and ``k``; None where the backend has none."""
     if backend.compiler not in CACHED_EPOCH_COMPILERS:
         return backend.compile_epochs(build(), k)
+    if backend.compiler == "cuda graph":
+        return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k),
+                       _kept_graphs, MAX_KEPT_GRAPHS)
     return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k))
 
 
 def clear() -> None:
-    """Forget every kept program (their compilations go when nothing else holds them)."""
+    """Forget every kept program (their compilations, and CUDA graphs' memory, go when nothing else holds them)."""
     _kept.clear()
+    _kept_graphs.clear()

@@ -374,6 +374,10 @@ def test_graph_epochs_are_kept_across_train_calls_and_capture_once(monkeypatch):
         np.testing.assert_array_equal(results[1][0], eager_losses.numpy())
         train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch"), 40, 0.5, compile=True)
         assert len(made) == 2  # another learning rate: another program
+        # They hold device memory: only the last compiled.MAX_KEPT_GRAPHS (2) are kept.
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch"), 40, 1.0, compile=True)
+        train(x, y, NeuralNetwork(2, 1, [5, 3], seed=0, dtype="float64", backend="torch"), 40, 0.25, compile=True)
+        assert len(made) == 4  # the first was dropped, and is made again
     finally:
         compiled.clear()
 
