@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from .scalars import scalar
+
 if TYPE_CHECKING:
     from ._types import Array, Namespace
 
@@ -71,7 +73,7 @@ def sigmoid_backward_overwriting(A: Array, dA: Array, xp: Namespace) -> Array:
 def relu(Z: Array, xp: Namespace) -> Array:
     # maximum, not clip: array-api-compat's generic clip (used on CuPy) assigns
     # through boolean masks, which waits for the device; maximum keeps NaN.
-    return xp.maximum(Z, 0.0)
+    return xp.maximum(Z, scalar(0.0, Z, xp))
 
 
 def relu_backward(A: Array, dA: Array, xp: Namespace) -> Array:

@@ -10,6 +10,7 @@ with a stand-in.
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any, Callable
 
 from .tree import flatten
@@ -164,13 +165,15 @@ class GraphEpochs:
         self.captured = 0  # how many graphs were captured, over every batch shape
 
     def __call__(self, params: Any, state: Any, X: Any, Y: Any, n: Any) -> tuple[Any, Any, Any, Any]:
-        n = int(n)
+        n = operator.index(n)
         if not 1 <= n <= self.k:
             raise ValueError(f"expected 1 <= n <= {self.k} epochs; received {n}")
         leaves, rebuild = flatten((params, state))
-        key = (tuple(X.shape), tuple(Y.shape), X.dtype, tuple((tuple(a.shape), a.dtype) for a in leaves))
+        key = (tuple(X.shape), tuple(Y.shape), X.dtype, Y.dtype, tuple((tuple(a.shape), a.dtype) for a in leaves))
         batch = self.batches.get(key)
         if batch is None:
+            # Each batch shape holds copies of the batch and the parameters, and its graphs: one at a time.
+            self.batches.clear()
             batch = self.batches[key] = self._buffers(leaves, rebuild, flatten(params)[1], X, Y)
         sizes = [1 << j for j in reversed(range(n.bit_length())) if n & (1 << j)]  # n's binary digits, largest first
         self._capture(batch, [s for s in sizes if s not in batch["graphs"]])
@@ -238,15 +241,17 @@ def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], 
     buffers made before the capture), so one's temporaries may reuse
     another's.
     """
-    pool: list[Any] = []  # made at the first capture, then shared
+    shared: list[Any] = []  # the pool and the side stream, made at the first capture, then shared
 
     def capture(fns: list[Callable[[], Any]], warm: Callable[[], Any]) -> list[tuple[Callable[[], None], Any]]:
         import torch
 
         with torch.cuda.device(device):
-            if not pool:
-                pool.append(torch.cuda.graph_pool_handle())
-            side = torch.cuda.Stream()
+            if not shared:
+                # One stream for every capture into the pool: the caching allocator reuses a freed
+                # block on the stream that freed it only, so captures on new streams would not share.
+                shared.extend((torch.cuda.graph_pool_handle(), torch.cuda.Stream()))
+            pool, side = shared
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):
@@ -255,7 +260,7 @@ def cuda_graph_capture(device: Device) -> Callable[..., list[tuple[Callable[[], 
             for fn in fns:
                 graph = torch.cuda.CUDAGraph()
                 # Records the kernels on `side`; runs nothing.
-                with torch.cuda.graph(graph, pool=pool[0], stream=side):
+                with torch.cuda.graph(graph, pool=pool, stream=side):
                     loss = fn()
                 captured.append((graph.replay, loss))
             torch.cuda.current_stream().wait_stream(side)

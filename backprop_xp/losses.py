@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Callable
 
 from array_api_compat import device
 
+from .scalars import scalar
+
 if TYPE_CHECKING:
     from ._types import Array, Namespace
 
@@ -35,7 +37,7 @@ def _probabilities(A: Array, xp: Namespace) -> Array:
     finfo = xp.finfo(A.dtype)
     # minimum and maximum, not clip: array-api-compat's generic clip (used on
     # CuPy) assigns through boolean masks, which waits for the device.
-    return xp.minimum(xp.maximum(A, finfo.smallest_normal), 1 - finfo.eps / 2)
+    return xp.minimum(xp.maximum(A, scalar(finfo.smallest_normal, A, xp)), scalar(1 - finfo.eps / 2, A, xp))
 
 
 def mse(A: Array, Y: Array, xp: Namespace) -> Array:
@@ -127,7 +129,7 @@ def softmax_binary_crossentropy_from_logits(Z: Array, Y: Array, xp: Namespace) -
     second = xp.max(others, axis=-1, keepdims=True)
     log_rest_of_top = second + xp.log(xp.sum(xp.exp(others - second), axis=-1, keepdims=True))
     # The maximum only keeps the unused branch of the top unit (total - 1 >= 0) finite.
-    log_rest = xp.where(top, log_rest_of_top, xp.log(xp.maximum(total - E, 1.0)))
+    log_rest = xp.where(top, log_rest_of_top, xp.log(xp.maximum(total - E, scalar(1.0, E, xp))))
     loss = Y * (log_total - S) + (1 - Y) * (log_total - log_rest)
     return xp.sum(loss, axis=_BATCH) * (1 / (n_samples * n_outputs))
 

@@ -21,9 +21,10 @@ def flatten(tree: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
             return lambda it: None
         if isinstance(node, (list, tuple)):
             builds = [walk(v) for v in node]
+            kind = type(node)  # the type only: a rebuild must not keep the tree's arrays alive
             if hasattr(node, "_fields"):  # a NamedTuple: built from its fields, not from one iterable
-                return lambda it: type(node)(*(b(it) for b in builds))
-            return lambda it: type(node)(b(it) for b in builds)
+                return lambda it: kind(*(b(it) for b in builds))
+            return lambda it: kind(b(it) for b in builds)
         leaves.append(node)
         return lambda it: next(it)
 

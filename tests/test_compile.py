@@ -336,6 +336,8 @@ def test_graph_epochs_run_n_steps_from_graphs_of_powers_of_two_and_write_nothing
         for V, U in zip([V for V, _ in new_params], kept):
             torch.testing.assert_close(V, U, rtol=0, atol=0)
     assert captures == [1, 1, 1, 1] and run.captured == 4  # 1, 2, 4 (n = 5 reuses 1), 8; none for 13 = 8 + 4 + 1
+    run(params, state, X[:3], Y[:3], 1)  # another batch shape: its own buffers and graphs, in place of the first's
+    assert run.captured == 5 and len(run.batches) == 1
     for n in (0, 14):
         with pytest.raises(ValueError, match="expected 1 <= n <= 13"):
             run(params, state, X, Y, n)
@@ -380,6 +382,48 @@ def test_graph_epochs_are_kept_across_train_calls_and_capture_once(monkeypatch):
         assert len(made) == 4  # the first was dropped, and is made again
     finally:
         compiled.clear()
+
+
+def _pairings():
+    from backprop_xp.activations import HIDDEN_ACTIVATIONS
+    from backprop_xp.losses import COMPATIBLE_OUTPUTS
+
+    return [(hidden, output, loss) for hidden in HIDDEN_ACTIVATIONS
+            for loss, outputs in COMPATIBLE_OUTPUTS.items() for output in outputs]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_training_step_makes_no_tensor_from_a_python_number(optimizer):
+    # A tensor made from a Python number (array-api-compat's torch maximum
+    # does torch.asarray(0.0, device=...)) is a copy from the host on a GPU,
+    # which a CUDA graph capture forbids: the step that compile=True captures
+    # must make its constants on the device (scalars.py).
+    torch = pytest.importorskip("torch")
+    from torch.overrides import TorchFunctionMode
+
+    from backprop_xp.optimizers import get_optimizer
+    from backprop_xp.training import _counters_as_arrays, training_step
+
+    factories = (torch.asarray, torch.tensor, torch.as_tensor, torch.scalar_tensor)
+    made = []
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in factories and args and isinstance(args[0], (bool, int, float)):
+                made.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    x, y = _data()
+    for hidden, output, loss in _pairings():
+        net = NeuralNetwork(2, 1 if output != "softmax" else 2, [4], seed=0, dtype="float64", backend="torch",
+                            hidden_activation=hidden, output_activation=output, loss=loss)
+        X, Y = net.as_arrays(x, y if output != "softmax" else np.eye(2)[(y.ravel() > 0.5).astype(int)])
+        opt = get_optimizer(optimizer)
+        step = training_step(net.architecture, opt, 0.1, net.backend.xp)
+        state = _counters_as_arrays(opt.init(net.params, net.backend.xp), net.params[0][0], net.backend.xp)
+        with Spy():
+            step(net.params, state, X, Y)
+        assert made == [], f"{hidden}/{output}/{loss}: {made}"
 
 
 def test_cuda_graph_capture_warms_up_and_captures_on_one_stream_into_one_pool(monkeypatch):
@@ -431,10 +475,9 @@ def test_cuda_graph_capture_warms_up_and_captures_on_one_stream_into_one_pool(mo
         capture([lambda: ran.append(("fn", current[0])) or 0.0] * 3, lambda: ran.append(("warm", current[0])))
     warm_streams = {where for what, where in ran if what == "warm"}
     fn_streams = [where for what, where in ran if what == "fn"]
-    assert len(fn_streams) == 6 and len(warm_streams) == 2
-    # Each capture records on the stream its warm-up ran on.
-    first, second = sorted(warm_streams)
-    assert fn_streams[:3] == [first] * 3 and fn_streams[3:] == [second] * 3
+    # Every capture records on the one side stream its warm-up ran on (a pool's blocks are reused per stream).
+    assert len(fn_streams) == 6 and warm_streams == {"side0"} and next(streams) == 1
+    assert fn_streams == ["side0"] * 6
     assert [s for _, s in graphs] == fn_streams
     assert len({id(pool) for pool, _ in graphs}) == 1 and graphs[0][0] is not None
     assert ("wait", "main", "side0") in events  # the loop's stream waits for the side stream's work

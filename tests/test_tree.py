@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from backprop_xp.tree import flatten, map_leaves
 
 
@@ -25,3 +27,17 @@ def test_map_leaves_keeps_none_as_an_empty_tree():
     assert map_leaves(lambda v: v + 1, None) is None
     assert map_leaves(lambda v: -v, State(1.0, [])) == State(-1.0, [])
     assert map_leaves(str, [1, (2, None)]) == ["1", ("2", None)]
+
+
+def test_a_rebuild_keeps_no_leaf_of_the_tree_it_came_from_alive():
+    # A kept compiled program (a CUDA graph's GraphEpochs) holds a rebuild: it must not hold the first call's arrays.
+    import gc
+    import weakref
+
+    leaf = np.zeros(3)
+    watch = weakref.ref(leaf)
+    rebuild = flatten([(leaf, leaf), (leaf,)])[1]
+    del leaf
+    gc.collect()
+    assert watch() is None
+    assert rebuild([1, 2, 3]) == [(1, 2), (3,)]
