@@ -38,13 +38,13 @@ _kept: OrderedDict[Hashable, Any] = OrderedDict()
 _kept_graphs: OrderedDict[Hashable, Any] = OrderedDict()
 
 
-def _cached(key: Hashable, make: Callable[[], Any], kept: OrderedDict[Hashable, Any] = _kept,
-            limit: int | None = None) -> Any:
+def _cached(kept: OrderedDict[Hashable, Any], limit: int, key: Hashable, make: Callable[[], Any]) -> Any:
+    """``kept[key]``, made by ``make()`` if missing; at most ``limit`` kept, the least recently used dropped first."""
     if key in kept:
         kept.move_to_end(key)
         return kept[key]
     value = kept[key] = make()
-    while len(kept) > (MAX_KEPT if limit is None else limit):
+    while len(kept) > limit:
         kept.popitem(last=False)
     return value
 
@@ -57,7 +57,7 @@ def compiled_step(backend: Backend, key: Hashable, build: Callable[[], Callable[
     """
     if backend.compiler not in CACHED_COMPILERS:
         return backend.compile(build())
-    return _cached(("step", backend.name, key), lambda: backend.compile(build()))
+    return _cached(_kept, MAX_KEPT, ("step", backend.name, key), lambda: backend.compile(build()))
 
 
 def compiled_epochs(
@@ -66,10 +66,8 @@ def compiled_epochs(
     """``backend.compile_epochs(build(), k)``, made once per ``key`` and ``k``; None where the backend has none."""
     if backend.compiler not in CACHED_EPOCH_COMPILERS:
         return backend.compile_epochs(build(), k)
-    if backend.compiler == "cuda graph":
-        return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k),
-                       _kept_graphs, MAX_KEPT_GRAPHS)
-    return _cached(("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k))
+    kept, limit = (_kept_graphs, MAX_KEPT_GRAPHS) if backend.compiler == "cuda graph" else (_kept, MAX_KEPT)
+    return _cached(kept, limit, ("epochs", backend.name, key, k), lambda: backend.compile_epochs(build(), k))
 
 
 def clear() -> None:
